@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# A real MongoDB-wire server for local runs and tests: FerretDB v1.24.2 with its SQLite backend,
+# built once with `go install` into the cache folder.
+#
+#   infra/ferretdb.sh fetch|start|stop|kill|status|uri
+#
+# Environment: FERRETDB_PORT (27017), FERRETDB_DEBUG_PORT (port+1000), ECI_CACHE_DIR, ECI_STATE_DIR.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+FERRETDB_VERSION=v1.24.2
+BIN="$ECI_CACHE_DIR/ferretdb-$FERRETDB_VERSION/bin/ferretdb"
+NODE_DIR="$ECI_STATE_DIR/ferretdb-$FERRETDB_PORT"
+PIDFILE="$NODE_DIR/ferretdb.pid"
+
+fetch() {
+  [[ -x "$BIN" ]] && return 0
+  command -v go >/dev/null || die "Go is needed to build FerretDB"
+  log "building FerretDB $FERRETDB_VERSION from the Go module proxy (once)"
+  # `go install ...@v1.24.2` fetches the module but builds a binary that refuses to start: the
+  # module carries no build/version/version.txt (its release process writes one). So fetch the
+  # module with the go command, write that file into a copy, and build the copy.
+  local src work
+  src=$(go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" |
+    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [[ -d "$src" ]] || die "could not fetch github.com/FerretDB/FerretDB@$FERRETDB_VERSION"
+  work="$ECI_CACHE_DIR/ferretdb-$FERRETDB_VERSION/src"
+  rm -rf "$work"
+  mkdir -p "$(dirname "$work")"
+  cp -r "$src" "$work"
+  chmod -R u+w "$work"
+  echo "$FERRETDB_VERSION" >"$work/build/version/version.txt"
+  echo "go-module-proxy" >"$work/build/version/package.txt"
+  (cd "$work" && go build -trimpath -o "$BIN" ./cmd/ferretdb)
+  rm -rf "$work"
+}
+
+start() {
+  if pid_alive "$PIDFILE" && port_open 127.0.0.1 "$FERRETDB_PORT"; then
+    log "FerretDB already runs on 127.0.0.1:$FERRETDB_PORT (pid $(cat "$PIDFILE"))"
+    return 0
+  fi
+  for port in "$FERRETDB_PORT" "$FERRETDB_DEBUG_PORT"; do
+    if port_open 127.0.0.1 "$port"; then
+      die "port $port on 127.0.0.1 is in use by another process; choose FERRETDB_PORT (and FERRETDB_DEBUG_PORT) or stop that process"
+    fi
+  done
+  fetch
+  mkdir -p "$NODE_DIR/data" "$NODE_DIR/state" "$NODE_DIR/logs"
+  setsid "$BIN" --handler=sqlite --sqlite-url="file:$NODE_DIR/data/" \
+    --listen-addr="127.0.0.1:$FERRETDB_PORT" --state-dir="$NODE_DIR/state" \
+    --debug-addr="127.0.0.1:$FERRETDB_DEBUG_PORT" --telemetry=disable --log-level=warn \
+    >"$NODE_DIR/logs/ferretdb.log" 2>&1 </dev/null &
+  echo $! >"$PIDFILE"
+  if ! wait_for_process "$PIDFILE" 30 "FerretDB listens on 127.0.0.1:$FERRETDB_PORT" port_open 127.0.0.1 "$FERRETDB_PORT"; then
+    tail -n 20 "$NODE_DIR/logs/ferretdb.log" >&2 || true
+    die "FerretDB did not start within 30s (log in $NODE_DIR/logs)"
+  fi
+}
+
+status() {
+  if pid_alive "$PIDFILE" && port_open 127.0.0.1 "$FERRETDB_PORT"; then
+    echo "ferretdb: running on 127.0.0.1:$FERRETDB_PORT (pid $(cat "$PIDFILE"))"
+  else
+    echo "ferretdb: not running on 127.0.0.1:$FERRETDB_PORT"
+    return 1
+  fi
+}
+
+case "${1:-}" in
+  fetch) fetch ;;
+  start) start ;;
+  stop) stop_pid "$PIDFILE" FerretDB 30 ;;
+  kill) if pid_alive "$PIDFILE"; then kill -KILL "$(cat "$PIDFILE")"; rm -f "$PIDFILE"; log "FerretDB killed"; fi ;;
+  status) status ;;
+  uri) echo "mongodb://127.0.0.1:$FERRETDB_PORT/" ;;
+  *) die "usage: infra/ferretdb.sh fetch|start|stop|kill|status|uri" ;;
+esac

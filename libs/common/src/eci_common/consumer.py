@@ -1,0 +1,214 @@
+"""At-least-once, idempotent consumption of our events, with retries and dead letters.
+
+FastStream's default for Kafka (`AckPolicy.ACK_FIRST`) commits an offset before the handler runs:
+at most once. Here every subscriber is `AckPolicy.MANUAL` and the offset is committed only after
+the event's effect is stored, or after the event is safely in the dead-letter topic. The consumer
+reads one record at a time (`getone`), so a commit never covers a record not yet handled.
+
+Outcomes of one record:
+- handled, or already handled by this group (idempotency record): commit;
+- a type this group does not handle but that a contract describes: commit, nothing to do;
+- permanent error (malformed, unknown type or version, invalid payload, `PermanentError` from a
+  handler): dead-letter with the reason, then commit;
+- infrastructure unreachable (database, broker): retry with capped backoff, without limit;
+- any other exception: retried up to `consumer_max_attempts`, then dead-lettered.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+import structlog
+from aiokafka.errors import KafkaError
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+
+from eci_common.envelope import Event, EventMetadata, KafkaRecord, read_metadata, read_payload
+from eci_common.errors import MalformedEvent, PermanentError, TransientError, UnknownEventType
+from eci_common.events import catalog
+from eci_common.events.base import EventPayload
+from eci_common.idempotency import ProcessedEvents
+from eci_common.kafka import RecordPublisher
+from eci_common.logging import get_logger
+from eci_common.mongo import TRANSIENT_MONGO_ERRORS
+from eci_common.settings import ConsumerSettings
+
+P = TypeVar("P", bound=EventPayload)
+Handler = Callable[[Event[P]], Awaitable[None]]
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    TransientError,
+    KafkaError,
+    *TRANSIENT_MONGO_ERRORS,
+)
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedRecord:
+    """A record as read from Kafka, independent of the client library."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class _Route(Generic[P]):
+    model: type[P]
+    handler: Handler[P]
+
+    async def __call__(self, meta: EventMetadata, body: bytes) -> None:
+        await self.handler(Event(meta=meta, data=read_payload(self.model, body)))
+
+
+class EventConsumer:
+    """One consumer group of one service: its handlers and the rules around them."""
+
+    def __init__(
+        self,
+        *,
+        group: str,
+        processed: ProcessedEvents,
+        dead_letters: RecordPublisher,
+        dead_letter_topic: str,
+        settings: ConsumerSettings,
+    ) -> None:
+        self.group = group
+        self._processed = processed
+        self._dead_letters = dead_letters
+        self._dead_letter_topic = dead_letter_topic
+        self._settings = settings
+        self._routes: dict[str, _Route[Any]] = {}
+
+    def on(self, model: type[P]) -> Callable[[Handler[P]], Handler[P]]:
+        """Registers the handler of one event type and version."""
+
+        def register(handler: Handler[P]) -> Handler[P]:
+            self._routes[model.event_type] = _Route(model, handler)
+            return handler
+
+        return register
+
+    def subscribe(self, broker: KafkaBroker, *topics: str) -> None:
+        """Attaches this consumer to a broker, committing manually after each record."""
+
+        @broker.subscriber(
+            *topics,
+            group_id=self.group,
+            ack_policy=AckPolicy.MANUAL,
+            auto_offset_reset="earliest",
+            max_poll_interval_ms=600_000,
+        )
+        async def consume(message: KafkaMessage) -> None:
+            raw = message.raw_message
+            assert not isinstance(raw, tuple)  # noqa: S101 - not a batch subscriber
+            await self.process(
+                ReceivedRecord(
+                    topic=raw.topic,
+                    partition=raw.partition,
+                    offset=raw.offset,
+                    key=raw.key.decode(errors="replace") if raw.key is not None else None,
+                    headers=dict(message.headers),
+                    body=message.body,
+                )
+            )
+            await message.ack()
+
+    async def process(self, record: ReceivedRecord) -> None:
+        """Handles one record; returns once it is safe to commit its offset."""
+        structlog.contextvars.unbind_contextvars(
+            "correlation_id", "causation_id", "event_id", "event_type"
+        )
+        try:
+            meta = read_metadata(record.headers)
+        except MalformedEvent as exc:
+            await self._dead_letter(record, exc, attempts=1)
+            return
+        structlog.contextvars.bind_contextvars(
+            correlation_id=meta.correlationid,
+            causation_id=meta.id,
+            event_id=meta.id,
+            event_type=meta.type,
+        )
+        route = self._routes.get(meta.type)
+        if route is None:
+            if catalog.is_known(meta.type):
+                return  # another consumer's business
+            unknown = UnknownEventType(f"no contract for event type {meta.type!r}")
+            await self._dead_letter(record, unknown, attempts=1)
+            return
+        if await self._retrying(lambda: self._processed.seen(self.group, meta)):
+            log.info("event_duplicate_skipped", topic=record.topic, offset=record.offset)
+            return
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                await route(meta, record.body)
+                break
+            except PermanentError as exc:
+                await self._dead_letter(record, exc, attempts=attempts)
+                return
+            except TRANSIENT_ERRORS as exc:
+                await self._backoff(exc, attempts)
+            except Exception as exc:  # noqa: BLE001 - counted, then dead-lettered
+                if attempts >= self._settings.consumer_max_attempts:
+                    await self._dead_letter(record, exc, attempts=attempts)
+                    return
+                await self._backoff(exc, attempts)
+        await self._retrying(lambda: self._processed.record(self.group, meta))
+        log.info("event_handled", topic=record.topic, offset=record.offset, attempts=attempts)
+
+    async def _retrying(self, operation: Callable[[], Awaitable[Any]]) -> Any:
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                return await operation()
+            except TRANSIENT_ERRORS as exc:
+                await self._backoff(exc, attempts)
+
+    async def _backoff(self, exc: BaseException, attempts: int) -> None:
+        delay = min(
+            self._settings.consumer_backoff_initial_s * 2 ** (attempts - 1),
+            self._settings.consumer_backoff_max_s,
+        )
+        log.warning("event_retry", error=repr(exc), attempts=attempts, retry_in_s=delay)
+        await asyncio.sleep(delay)
+
+    async def _dead_letter(self, record: ReceivedRecord, exc: BaseException, attempts: int) -> None:
+        headers = {
+            **record.headers,
+            "dlq_reason": str(exc)[:2000],
+            "dlq_error_type": type(exc).__name__,
+            "dlq_permanent": str(isinstance(exc, PermanentError)).lower(),
+            "dlq_group": self.group,
+            "dlq_attempts": str(attempts),
+            "dlq_original_topic": record.topic,
+            "dlq_original_partition": str(record.partition),
+            "dlq_original_offset": str(record.offset),
+            "dlq_failed_at": datetime.now(UTC).isoformat(),
+        }
+        letter = KafkaRecord(
+            topic=self._dead_letter_topic,
+            key=record.key or "",
+            headers=headers,
+            body=record.body,
+        )
+        await self._retrying(lambda: self._dead_letters.publish(letter))
+        log.error(
+            "event_dead_lettered",
+            reason=str(exc)[:500],
+            error_type=type(exc).__name__,
+            topic=record.topic,
+            offset=record.offset,
+            attempts=attempts,
+        )

@@ -1,0 +1,101 @@
+"""The clients of one service process, opened and closed in its lifespan.
+
+`ServiceRuntime` owns the MongoDB client, the Kafka broker (producer and subscribers) and the
+outbox relay. Nothing here connects at import time; `start` waits for the database and the broker
+with backoff, and `stop` leaves in-flight work either finished or uncommitted.
+"""
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from eci_common.consumer import EventConsumer
+from eci_common.idempotency import COLLECTION as PROCESSED_COLLECTION
+from eci_common.idempotency import ProcessedEvents
+from eci_common.kafka import BrokerPublisher, create_broker
+from eci_common.logging import get_logger
+from eci_common.mongo import Collection, Database, create_mongo_client, ping
+from eci_common.outbox import OutboxRelay, ensure_outbox_indexes
+from eci_common.settings import ServiceSettings
+from eci_common.topics import dead_letter_topic
+
+log = get_logger(__name__)
+
+
+class ServiceRuntime:
+    """MongoDB, Kafka and the outbox relay of one service, with their lifecycle."""
+
+    def __init__(self, settings: ServiceSettings, *, service: str) -> None:
+        self.settings = settings
+        self.service = service
+        self.mongo = create_mongo_client(settings)
+        self.db: Database = self.mongo[settings.mongodb_database]
+        self.broker = create_broker(
+            settings, client_id=f"eci-{service}", graceful_timeout=settings.shutdown_timeout_s
+        )
+        self.publisher = BrokerPublisher(self.broker)
+        self.processed = ProcessedEvents(self.db[PROCESSED_COLLECTION])
+        self.relay: OutboxRelay | None = None
+        self._outbox_collections: list[Collection] = []
+
+    def consumer(self, *topics: str) -> EventConsumer:
+        """The service's consumer group on these topics; register handlers before `start`."""
+        consumer = EventConsumer(
+            group=self.settings.consumer_group,
+            processed=self.processed,
+            dead_letters=self.publisher,
+            dead_letter_topic=dead_letter_topic(self.service),
+            settings=self.settings,
+        )
+        consumer.subscribe(self.broker, *topics)
+        return consumer
+
+    def outbox(self, collections: Sequence[Collection]) -> OutboxRelay:
+        """The relay of the collections whose documents carry an outbox."""
+        self._outbox_collections = list(collections)
+        self.relay = OutboxRelay(collections, self.publisher, self.settings)
+        return self.relay
+
+    async def start(self) -> None:
+        await self._until_ready("mongodb", lambda: ping(self.db))
+        for collection in self._outbox_collections:
+            await ensure_outbox_indexes(collection)
+        await self._until_ready("kafka", self.broker.start)
+        if self.relay is not None:
+            self.relay.start()
+        log.info("service_started", database=self.settings.mongodb_database)
+
+    async def stop(self) -> None:
+        timeout = self.settings.shutdown_timeout_s
+        if self.relay is not None:
+            await self.relay.stop(timeout / 2)
+        await self.broker.stop()
+        await self.mongo.close()
+        log.info("service_stopped")
+
+    async def readiness(self) -> dict[str, Any]:
+        checks: dict[str, Any] = {}
+        try:
+            await asyncio.wait_for(ping(self.db), 2)
+            checks["mongodb"] = {"ok": True}
+        except Exception as exc:  # noqa: BLE001 - reported, not raised
+            checks["mongodb"] = {"ok": False, "error": repr(exc)}
+        kafka_ok = await self.broker.ping(timeout=2)
+        checks["kafka"] = {"ok": kafka_ok}
+        if self.relay is not None and checks["mongodb"]["ok"]:
+            checks["outbox"] = {"ok": True, "backlog": await self.relay.backlog()}
+        return checks
+
+    async def _until_ready(self, name: str, attempt: Any) -> None:
+        delay = 0.5
+        while True:
+            try:
+                await attempt()
+            except Exception as exc:  # noqa: BLE001 - waits for the dependency, says so
+                log.warning(
+                    "dependency_unavailable", dependency=name, error=repr(exc), retry_in_s=delay
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+            else:
+                return

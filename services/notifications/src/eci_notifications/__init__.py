@@ -1,0 +1,1 @@
+"""Notifications service: who hears about what, through which channel."""

@@ -1,0 +1,1 @@
+"""Projects service: collaborative projects inside clusters, and its read model of companies."""

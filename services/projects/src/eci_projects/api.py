@@ -1,0 +1,54 @@
+"""Projects REST API. For now: its read model of companies, as it stands."""
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel
+
+from eci_common.errors import NotFound
+from eci_projects.read_model import CompanyDirectory, KnownCompany
+
+
+def _directory(request: Request) -> CompanyDirectory:
+    directory: CompanyDirectory = request.app.state.directory
+    return directory
+
+
+DirectoryDep = Annotated[CompanyDirectory, Depends(_directory)]
+
+
+class KnownCompanyPublic(BaseModel):
+    """A company as projects knows it from registry events."""
+
+    id: str
+    legal_name: str
+    country: str
+    region: str | None
+    roles: list[str]
+    capabilities: list[str]
+    active: bool
+    version: int
+    registered_at: datetime
+
+    @classmethod
+    def of(cls, company: KnownCompany) -> "KnownCompanyPublic":
+        return cls(**company.__dict__)
+
+
+router = APIRouter(prefix="/companies", tags=["read model"])
+
+
+@router.get("")
+async def list_companies(
+    directory: DirectoryDep, limit: Annotated[int, Query(ge=1, le=500)] = 100
+) -> list[KnownCompanyPublic]:
+    return [KnownCompanyPublic.of(company) for company in await directory.list(limit=limit)]
+
+
+@router.get("/{company_id}")
+async def get_company(company_id: str, directory: DirectoryDep) -> KnownCompanyPublic:
+    company = await directory.get(company_id)
+    if company is None:
+        raise NotFound(f"projects knows no company {company_id}")
+    return KnownCompanyPublic.of(company)

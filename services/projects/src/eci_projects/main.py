@@ -1,0 +1,46 @@
+"""Composition root of projects: `create_app(settings)` wires every client in the lifespan."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from eci_common import topics
+from eci_common.http import health_router, install_common
+from eci_common.logging import configure_logging
+from eci_common.runtime import ServiceRuntime
+from eci_projects.api import router
+from eci_projects.handlers import register_handlers
+from eci_projects.read_model import MongoCompanyDirectory
+from eci_projects.settings import Settings
+
+SERVICE = "projects"
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The projects process: REST API and the subscribers that keep its read model."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings, service=SERVICE)
+        runtime = ServiceRuntime(settings, service=SERVICE)
+        directory = MongoCompanyDirectory(runtime.db["companies"])
+        register_handlers(runtime.consumer(topics.REGISTRY_COMPANIES), directory)
+        app.state.runtime = runtime
+        app.state.directory = directory
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(
+        title="ECI projects",
+        summary="Collaborative projects of the clusters (grappes), calls for partners",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    install_common(app)
+    app.include_router(router)
+    app.include_router(health_router())
+    return app

@@ -1,0 +1,1 @@
+"""Registry service: who is who in the Espace Collaboratif d'Innovation (companies, clusters)."""

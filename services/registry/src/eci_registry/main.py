@@ -1,0 +1,46 @@
+"""Composition root of the registry: `create_app(settings)` wires every client in the lifespan."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from eci_common.http import health_router, install_common
+from eci_common.logging import configure_logging
+from eci_common.runtime import ServiceRuntime
+from eci_registry.api import RegistryContext, router
+from eci_registry.repository import MongoCompanyRepository
+from eci_registry.settings import Settings
+
+SERVICE = "registry"
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The registry process: REST API, outbox relay (and, later, its own subscribers)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings, service=SERVICE)
+        runtime = ServiceRuntime(settings, service=SERVICE)
+        companies = MongoCompanyRepository(runtime.db["companies"])
+        relay = runtime.outbox([runtime.db["companies"]])
+        app.state.runtime = runtime
+        app.state.registry = RegistryContext(companies=companies, relay=relay)
+        await runtime.start()
+        await companies.ensure_indexes()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(
+        title="ECI registry",
+        summary="Companies, capabilities and clusters (grappes) of the Espace Collaboratif "
+        "d'Innovation horloger",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    install_common(app)
+    app.include_router(router)
+    app.include_router(health_router())
+    return app
