@@ -30,7 +30,7 @@ from eci_common.envelope import Event, EventMetadata, KafkaRecord, read_metadata
 from eci_common.errors import MalformedEvent, PermanentError, TransientError, UnknownEventType
 from eci_common.events import catalog
 from eci_common.events.base import EventPayload
-from eci_common.idempotency import ProcessedEvents
+from eci_common.idempotency import IdempotencyRecord
 from eci_common.kafka import RecordPublisher
 from eci_common.logging import get_logger
 from eci_common.mongo import TRANSIENT_MONGO_ERRORS
@@ -76,7 +76,7 @@ class EventConsumer:
         self,
         *,
         group: str,
-        processed: ProcessedEvents,
+        processed: IdempotencyRecord,
         dead_letters: RecordPublisher,
         dead_letter_topic: str,
         settings: ConsumerSettings,

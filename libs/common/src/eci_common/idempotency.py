@@ -7,6 +7,7 @@ the effect and this record is harmless: the redelivered event finds its effect a
 
 import contextlib
 from datetime import UTC, datetime
+from typing import Protocol
 
 from pymongo.errors import DuplicateKeyError
 
@@ -14,6 +15,14 @@ from eci_common.envelope import EventMetadata
 from eci_common.mongo import Collection
 
 COLLECTION = "processed_events"
+
+
+class IdempotencyRecord(Protocol):
+    """Remembers which events a consumer group has handled."""
+
+    async def seen(self, group: str, meta: EventMetadata) -> bool: ...
+
+    async def record(self, group: str, meta: EventMetadata) -> None: ...
 
 
 class ProcessedEvents:

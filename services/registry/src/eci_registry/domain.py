@@ -47,6 +47,12 @@ def siren_is_valid(siren: str) -> bool:
     return total % 10 == 0
 
 
+def _now() -> datetime:
+    """Current UTC time at millisecond precision, the precision BSON dates keep."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
 def country_is_valid(country: str) -> bool:
     """ISO 3166-1 alpha-2 shape (two upper-case letters)."""
     return bool(_COUNTRY.match(country))
@@ -91,7 +97,7 @@ class Company:
             city=city,
             roles=list(roles),
             capabilities=sorted(set(capabilities)),
-            registered_at=datetime.now(UTC),
+            registered_at=_now(),
         )
         company.pending.append(
             CompanyRegisteredV1(

@@ -1,0 +1,54 @@
+# One task runner for people and CI (.ci/run calls these recipes).
+SHELL := /bin/bash
+export UV_PYTHON_DOWNLOADS := never
+UV := uv
+
+.PHONY: help bootstrap infra-up infra-down run stop status demo lint typecheck unit test check clean
+
+help: ## list the recipes
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+bootstrap: ## install uv, the Python dependencies, the Kafka jars and FerretDB (cached)
+	@infra/bootstrap.sh
+
+infra-up: bootstrap ## start Kafka and FerretDB and declare the topics
+	@infra/up.sh
+
+infra-down: ## stop Kafka and FerretDB
+	@infra/down.sh
+
+run: infra-up ## run the whole system locally with demo data
+	@infra/services.sh start
+	@$(UV) run --frozen python -m eci_registry.demo --url http://127.0.0.1:$${REGISTRY_HTTP_PORT:-8001}
+	@echo
+	@echo "  registry       http://127.0.0.1:$${REGISTRY_HTTP_PORT:-8001}/docs"
+	@echo "  projects       http://127.0.0.1:$${PROJECTS_HTTP_PORT:-8002}/docs"
+	@echo "  notifications  http://127.0.0.1:$${NOTIFICATIONS_HTTP_PORT:-8003}/docs"
+	@echo "  staff inbox    curl http://127.0.0.1:$${NOTIFICATIONS_HTTP_PORT:-8003}/notifications"
+	@echo "  logs           .infra/services/*.log    stop with: make stop"
+
+stop: ## stop the services and the infrastructure
+	@infra/services.sh stop
+	@infra/down.sh
+
+status: ## what runs
+	@infra/kafka.sh status || true
+	@infra/ferretdb.sh status || true
+	@infra/services.sh status || true
+
+lint: ## ruff (check and format)
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+
+typecheck: ## mypy strict on libs/ and services/
+	$(UV) run --frozen mypy libs/common/src services/registry/src services/projects/src services/notifications/src
+
+unit: bootstrap ## unit tests only (no broker, no database)
+	$(UV) run --frozen pytest tests/unit
+
+test: infra-up lint typecheck ## the whole check: lint, types, every test on the real broker and database
+	$(UV) run --frozen pytest
+
+clean: ## stop everything and delete local data
+	-@infra/services.sh stop
+	@infra/down.sh --purge

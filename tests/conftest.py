@@ -1,0 +1,40 @@
+"""Session-wide fixtures: the real broker and database, and clean state per test."""
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from eci_common.mongo import MongoClient, create_mongo_client
+from eci_common.settings import MongoSettings
+from support.endpoints import Endpoints, resolve_endpoints
+from support.services import new_run_id
+
+
+@pytest.fixture(scope="session")
+def endpoints() -> Iterator[Endpoints]:
+    with resolve_endpoints() as found:
+        yield found
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def mongo(endpoints: Endpoints) -> AsyncIterator[MongoClient]:
+    client = create_mongo_client(
+        MongoSettings(mongodb_uri=endpoints.mongodb_uri, mongodb_database="unused")
+    )
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+def run_id() -> str:
+    """A fresh id per test: databases, groups and topics are named after it."""
+    return new_run_id()
+
+
+@pytest.fixture
+def log_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "logs"
+    path.mkdir()
+    return path

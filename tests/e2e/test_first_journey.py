@@ -1,0 +1,59 @@
+"""Journey: a company registers through the registry API; projects learns of it from the event;
+the association's staff find it in their inbox. Three processes, real broker, real database."""
+
+import httpx
+import pytest
+
+from eci_common.mongo import MongoClient
+from support.polling import eventually
+
+from .conftest import System
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_registration_reaches_projects_read_model_and_staff_inbox(
+    system: System, mongo: MongoClient
+) -> None:
+    async with httpx.AsyncClient(timeout=10) as client:
+        response = await client.post(
+            f"{system.registry.url}/companies",
+            json={
+                "legal_name": "Cadrans de Besançon",
+                "siren": "552100554",
+                "city": "Besançon",
+                "region": "Bourgogne-Franche-Comté",
+                "roles": ["dial_maker"],
+                "capabilities": ["dials"],
+            },
+            headers={"X-Correlation-ID": "journey-1"},
+        )
+        assert response.status_code == 201, response.text
+        company_id = response.json()["id"]
+
+        async def known_to_projects() -> dict[str, object] | None:
+            found = await client.get(f"{system.projects.url}/companies/{company_id}")
+            return found.json() if found.status_code == 200 else None
+
+        known = await eventually(known_to_projects, what="projects' read model")
+        assert known["legal_name"] == "Cadrans de Besançon"
+        assert known["capabilities"] == ["dials"]
+
+        async def staff_notified() -> list[dict[str, object]]:
+            inbox = await client.get(f"{system.notifications.url}/notifications")
+            return [n for n in inbox.json() if n["company_id"] == company_id]
+
+        [notification] = await eventually(staff_notified, what="the staff notification")
+        assert notification["recipient"] == "staff"
+        assert notification["title"] == "Nouvelle entreprise inscrite : Cadrans de Besançon"
+        assert notification["correlation_id"] == "journey-1"
+
+    # Exactly one effect in each consuming service's own database.
+    notifications_db = mongo[system.notifications.database]
+    assert await notifications_db["notifications"].count_documents({"company_id": company_id}) == 1
+    assert await mongo[system.projects.database]["companies"].count_documents(
+        {"_id": company_id}
+    ) == 1
+    # The correlation id followed the event into both consumers' logs.
+    for service in (system.projects, system.notifications):
+        assert '"correlation_id": "journey-1"' in service.log_path.read_text()

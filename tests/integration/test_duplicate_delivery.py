@@ -1,0 +1,90 @@
+"""The same event delivered twice to a consumer on the real broker has one effect."""
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+
+from eci_common.consumer import EventConsumer
+from eci_common.envelope import new_event, to_record
+from eci_common.events.registry import CompanyRegisteredV1
+from eci_common.idempotency import ProcessedEvents
+from eci_common.kafka import BrokerPublisher, create_broker
+from eci_common.mongo import MongoClient
+from eci_common.settings import ConsumerSettings, KafkaSettings
+from eci_notifications.handlers import register_handlers
+from eci_notifications.repository import MongoNotificationRepository
+from support.endpoints import Endpoints
+from support.kafka_io import create_topic, produce
+from support.polling import eventually
+
+pytestmark = pytest.mark.integration
+
+
+async def test_redelivered_event_notifies_staff_once(
+    endpoints: Endpoints, mongo: MongoClient, run_id: str
+) -> None:
+    topic = await create_topic(endpoints.kafka_bootstrap)
+    database = mongo[f"t_{run_id}_notifications"]
+    repository = MongoNotificationRepository(database["notifications"])
+    processed = database["processed_events"]
+
+    broker = create_broker(
+        KafkaSettings(kafka_bootstrap_servers=endpoints.kafka_bootstrap),
+        client_id="dup-test",
+        graceful_timeout=5,
+    )
+    consumer = EventConsumer(
+        group=f"t-{run_id}",
+        processed=ProcessedEvents(processed),
+        dead_letters=BrokerPublisher(broker),
+        dead_letter_topic=topic,
+        settings=ConsumerSettings(consumer_group=f"t-{run_id}"),
+    )
+    register_handlers(consumer, repository)
+    consumer.subscribe(broker, topic)
+
+    event = new_event(
+        CompanyRegisteredV1(
+            company_id=f"c-{run_id}",
+            version=1,
+            legal_name="Horlogerie Double",
+            country="FR",
+            registered_at=datetime.now(UTC),
+        ),
+        source="/eci/registry",
+    )
+    record = to_record(event)
+    marker = to_record(
+        new_event(
+            CompanyRegisteredV1(
+                company_id=f"c-{run_id}",  # same key, so it is read after both copies
+                version=2,
+                legal_name="Marker",
+                country="FR",
+                registered_at=datetime.now(UTC),
+            ),
+            source="/eci/registry",
+        )
+    )
+    records = [record, record, marker]
+    await produce(
+        endpoints.kafka_bootstrap,
+        [type(r)(topic=topic, key=r.key, headers=r.headers, body=r.body) for r in records],
+    )
+
+    await broker.start()
+    try:
+
+        async def marker_handled() -> bool:
+            return await processed.count_documents({"type": CompanyRegisteredV1.event_type}) >= 2
+
+        await eventually(marker_handled, timeout=30, what="both events handled")
+    finally:
+        await broker.stop()
+
+    notifications = await database["notifications"].find({"event_id": event.meta.id}).to_list()
+    assert len(notifications) == 1
+    assert await database["notifications"].count_documents({}) == 2  # the event and the marker
+    assert await processed.count_documents({}) == 2
+    await asyncio.sleep(0)  # let the consumer's last commit settle before the loop moves on

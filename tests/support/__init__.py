@@ -1,0 +1,1 @@
+"""Test support: endpoints of the real broker and database, service processes, polling."""

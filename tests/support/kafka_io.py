@@ -1,0 +1,64 @@
+"""Reading and writing raw records on the real broker, as an outside client would."""
+
+import uuid
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from eci_common.envelope import KafkaRecord
+
+
+async def create_topic(bootstrap: str, partitions: int = 3) -> str:
+    """A fresh topic for one test."""
+    name = f"test.{uuid.uuid4().hex[:12]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, partitions, 1)])
+    finally:
+        await admin.close()
+    return name
+
+
+async def produce(bootstrap: str, records: list[KafkaRecord]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        for record in records:
+            await producer.send_and_wait(
+                record.topic,
+                record.body,
+                key=record.key.encode(),
+                headers=[(name, value.encode()) for name, value in record.headers.items()],
+            )
+    finally:
+        await producer.stop()
+
+
+async def read_all(
+    bootstrap: str, topic: str, *, expect: int, timeout_ms: int = 20_000
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Reads a topic from the beginning until `expect` records came or the time is up."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    records: list[ConsumerRecord[bytes, bytes]] = []
+    try:
+        waited = 0
+        while len(records) < expect and waited < timeout_ms:
+            batch = await consumer.getmany(timeout_ms=500)
+            waited += 500
+            for partition_records in batch.values():
+                records.extend(partition_records)
+    finally:
+        await consumer.stop()
+    return records
+
+
+def headers_of(record: ConsumerRecord[bytes, bytes]) -> dict[str, str]:
+    return {name: value.decode() for name, value in record.headers}

@@ -1,0 +1,299 @@
+"""The operator's deployment files: docker-compose.yml, .env.example and the Dockerfile they build.
+
+`test_compose_config_*` ask the docker compose client (v2) to interpolate and validate the file;
+it needs no Docker engine, only the client, and is skipped where the client is not installed.
+The other tests read the files as text and run everywhere.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+ENV_EXAMPLE = ROOT / ".env.example"
+
+APP_SERVICES = {"registry": 8001, "projects": 8002, "notifications": 8003}
+ALL_SERVICES = {"kafka", "mongo", "topics", *APP_SERVICES}
+
+SHARED_ENV = {
+    "KAFKA_BOOTSTRAP_SERVERS": "kafka:9092",
+    "MONGODB_URI": "mongodb://mongo:27017/?replicaSet=rs0",
+    "LOG_LEVEL": "INFO",
+    "LOG_FORMAT": "json",
+    "KAFKA_REQUEST_TIMEOUT_MS": "30000",
+    "MONGODB_TIMEOUT_MS": "5000",
+}
+
+
+def service_env(name: str, port: int) -> dict[str, str]:
+    """The prefixed settings one service reads, with the defaults compose gives them."""
+    prefix = name.upper()
+    return {
+        f"{prefix}_HTTP_HOST": "0.0.0.0",  # noqa: S104  # inside the container
+        f"{prefix}_HTTP_PORT": str(port),
+        f"{prefix}_MONGODB_DATABASE": f"eci_{name}",
+        f"{prefix}_CONSUMER_GROUP": f"eci-{name}",
+        f"{prefix}_CONSUMER_MAX_ATTEMPTS": "5",
+        f"{prefix}_CONSUMER_BACKOFF_INITIAL_S": "0.2",
+        f"{prefix}_CONSUMER_BACKOFF_MAX_S": "10",
+        f"{prefix}_OUTBOX_POLL_INTERVAL_S": "0.5",
+        f"{prefix}_OUTBOX_LEASE_S": "30",
+        f"{prefix}_SHUTDOWN_TIMEOUT_S": "10",
+    }
+
+
+# ------------------------------------------------------------------------------------------------
+# Text checks: no compose client needed
+# ------------------------------------------------------------------------------------------------
+
+_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)([^}]*)\}")
+_ENV_LINE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
+
+
+def compose_text() -> str:
+    """docker-compose.yml without its full-line comments (which are not interpolated)."""
+    lines = COMPOSE_FILE.read_text(encoding="utf-8").splitlines()
+    return "\n".join(line for line in lines if not line.lstrip().startswith("#"))
+
+
+def compose_references() -> dict[str, str]:
+    """Every `${VAR:-default}` of the compose file, as {VAR: default}."""
+    defaults: dict[str, str] = {}
+    for match in _REFERENCE.finditer(compose_text()):
+        name, rest = match.groups()
+        assert rest.startswith(":-"), f"${{{name}{rest}}} has no `:-default`"
+        default = rest.removeprefix(":-")
+        assert defaults.setdefault(name, default) == default, (
+            f"{name} has two defaults: {defaults[name]!r} and {default!r}"
+        )
+    return defaults
+
+
+def env_example() -> dict[str, str]:
+    """The assignments of .env.example, checking that each has a comment line right above it."""
+    values: dict[str, str] = {}
+    previous = ""
+    for line in ENV_EXAMPLE.read_text(encoding="utf-8").splitlines():
+        match = _ENV_LINE.match(line)
+        if match:
+            name, value = match.groups()
+            assert name not in values, f"{name} is set twice in .env.example"
+            assert previous.startswith("# "), f"{name} in .env.example has no comment above it"
+            values[name] = value
+        previous = line
+    return values
+
+
+def services_block() -> str:
+    """The text of the top-level `services:` mapping."""
+    match = re.search(r"^services:\n(.*?)(?=^\S|\Z)", compose_text(), re.MULTILINE | re.DOTALL)
+    assert match, "docker-compose.yml has no top-level services:"
+    return match.group(1)
+
+
+def service_block(name: str) -> str:
+    """The text of one service of the `services:` mapping."""
+    match = re.search(
+        rf"^  {re.escape(name)}:\n(.*?)(?=^  \S|\Z)", services_block(), re.MULTILINE | re.DOTALL
+    )
+    assert match, f"service {name} not found in docker-compose.yml"
+    return match.group(1)
+
+
+def test_every_compose_variable_is_documented_in_env_example_with_its_default() -> None:
+    references = compose_references()
+    documented = env_example()
+
+    # The service settings are all there, and all of them are variables.
+    expected = dict(SHARED_ENV)
+    for name, port in APP_SERVICES.items():
+        expected |= service_env(name, port)
+    assert {name: references.get(name) for name in expected} == expected
+
+    assert {name: documented.get(name) for name in references} == references, (
+        ".env.example must list every variable docker-compose.yml reads, with the same default"
+    )
+    assert set(documented) <= set(references), (
+        f".env.example documents variables compose never reads: "
+        f"{sorted(set(documented) - set(references))}"
+    )
+
+
+def test_compose_declares_the_services_and_the_topics_job() -> None:
+    services = set(re.findall(r"^  ([A-Za-z0-9_.-]+):\s*$", services_block(), re.MULTILINE))
+    assert services == ALL_SERVICES
+
+    topics = service_block("topics")
+    for name in ("create-topics.sh", "topics.conf"):
+        assert (ROOT / "infra" / name).is_file()
+        assert re.search(
+            rf"^\s*- \./infra/{re.escape(name)}:/infra/{re.escape(name)}:ro$", topics, re.MULTILINE
+        ), f"infra/{name} is not mounted read-only"
+    assert re.search(r"create-topics\.sh\W+kafka:9092\W+/infra/topics\.conf", topics)
+    assert "KAFKA_TOPICS_CMD: /opt/kafka/bin/kafka-topics.sh" in topics
+    assert re.search(r'^\s*restart: "no"$', topics, re.MULTILINE)
+
+    for name, port in APP_SERVICES.items():
+        block = service_block(name)
+        assert re.search(rf"^\s*SERVICE: {name}$", block, re.MULTILINE), f"{name}: build arg"
+        assert "/health/ready" in block
+        assert f"{name.upper()}_HTTP_PORT:-{port}" in block
+
+
+def test_the_dockerfile_builds_each_service_package_of_the_workspace() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert re.search(
+        r"^FROM python:3\.11-slim|^ARG PYTHON_IMAGE=python:3\.11-slim$", dockerfile, re.MULTILINE
+    )
+    assert '--package "eci-${SERVICE}"' in dockerfile
+    assert re.search(r"^USER (?!root)\S+", dockerfile, re.MULTILINE), "must not run as root"
+    for name in APP_SERVICES:
+        project = (ROOT / "services" / name / "pyproject.toml").read_text(encoding="utf-8")
+        assert re.search(rf'^name = "eci-{name}"$', project, re.MULTILINE)
+        assert (ROOT / "services" / name / "src" / f"eci_{name}" / "__init__.py").is_file()
+
+
+# ------------------------------------------------------------------------------------------------
+# Checks through the docker compose client
+# ------------------------------------------------------------------------------------------------
+
+
+@cache
+def compose_client() -> list[str] | None:
+    """The command that runs the docker compose v2 client, or None where it is not installed."""
+    for command in (["docker", "compose"], ["docker-compose"]):
+        if shutil.which(command[0]) is None:
+            continue
+        try:
+            version = subprocess.run(
+                [*command, "version"], capture_output=True, text=True, timeout=30, check=False
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if version.returncode == 0 and re.search(r"\bv?2\.\d+", version.stdout):
+            return command
+    return None
+
+
+def compose_config(tmp_path: Path, env_file: Path | None = None, **env: str) -> dict[str, Any]:
+    """`docker compose config --format json`, in an environment holding only `env`."""
+    command = compose_client()
+    if command is None:
+        pytest.skip("docker compose client not installed")
+    if env_file is None:
+        env_file = tmp_path / "empty.env"
+        env_file.write_text("", encoding="utf-8")
+    clean = {key: os.environ[key] for key in ("PATH", "HOME") if key in os.environ}
+    result = subprocess.run(
+        [
+            *command,
+            "--project-directory",
+            str(ROOT),
+            "-f",
+            str(COMPOSE_FILE),
+            "--env-file",
+            str(env_file),
+            "config",
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=ROOT,
+        env=clean | env,
+    )
+    assert result.returncode == 0, result.stderr
+    config: dict[str, Any] = json.loads(result.stdout)
+    return config
+
+
+def test_compose_config_with_the_defaults(tmp_path: Path) -> None:
+    config = compose_config(tmp_path)
+    services: dict[str, Any] = config["services"]
+    assert set(services) == ALL_SERVICES
+
+    kafka = services["kafka"]
+    assert kafka["image"] == "apache/kafka:4.1.0"
+    assert kafka["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert kafka["environment"]["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+    assert kafka["environment"]["KAFKA_CONTROLLER_QUORUM_VOTERS"] == "1@kafka:9093"
+    advertised = kafka["environment"]["KAFKA_ADVERTISED_LISTENERS"].split(",")
+    assert "PLAINTEXT://kafka:9092" in advertised
+    assert "EXTERNAL://localhost:29092" in advertised
+    assert [(p["target"], p["published"]) for p in kafka["ports"]] == [(29092, "29092")]
+    assert "kafka-broker-api-versions.sh --bootstrap-server localhost:9092" in " ".join(
+        kafka["healthcheck"]["test"]
+    )
+    assert any(v["type"] == "volume" for v in kafka["volumes"])
+
+    mongo = services["mongo"]
+    assert mongo["image"] == "mongo:7"
+    assert mongo["command"] == ["--replSet", "rs0", "--bind_ip_all"]
+    assert "rs.initiate({_id:'rs0',members:[{_id:0,host:'mongo:27017'}]})" in " ".join(
+        mongo["healthcheck"]["test"]
+    )
+    assert any(v["type"] == "volume" for v in mongo["volumes"])
+
+    topics = services["topics"]
+    assert topics["image"] == "apache/kafka:4.1.0"
+    assert topics["restart"] == "no"
+    assert topics["depends_on"]["kafka"]["condition"] == "service_healthy"
+    assert topics["entrypoint"] == [
+        "bash",
+        "/infra/create-topics.sh",
+        "kafka:9092",
+        "/infra/topics.conf",
+    ]
+    assert topics["environment"]["KAFKA_TOPICS_CMD"] == "/opt/kafka/bin/kafka-topics.sh"
+    assert sorted((v["source"], v["target"], v.get("read_only")) for v in topics["volumes"]) == [
+        (str(ROOT / "infra" / "create-topics.sh"), "/infra/create-topics.sh", True),
+        (str(ROOT / "infra" / "topics.conf"), "/infra/topics.conf", True),
+    ]
+
+    for name, port in APP_SERVICES.items():
+        service = services[name]
+        assert service["build"]["args"] == {"SERVICE": name}
+        assert Path(service["build"]["context"]) == ROOT
+        assert service["build"]["dockerfile"] == "Dockerfile"
+        assert {dep: spec["condition"] for dep, spec in service["depends_on"].items()} == {
+            "kafka": "service_healthy",
+            "mongo": "service_healthy",
+            "topics": "service_completed_successfully",
+        }
+        assert service["restart"] == "unless-stopped"
+        assert service["stop_grace_period"] == "30s"
+        assert service["environment"] == SHARED_ENV | service_env(name, port)
+        assert [(p["target"], p["published"]) for p in service["ports"]] == [(port, str(port))]
+        assert f"http://127.0.0.1:{port}/health/ready" in " ".join(service["healthcheck"]["test"])
+
+
+def test_compose_config_from_env_example_is_the_default_config(tmp_path: Path) -> None:
+    assert compose_config(tmp_path, env_file=ENV_EXAMPLE) == compose_config(tmp_path)
+
+
+def test_compose_config_follows_an_overridden_port(tmp_path: Path) -> None:
+    config = compose_config(
+        tmp_path,
+        REGISTRY_HTTP_PORT="9101",
+        PROJECTS_PUBLISHED_PORT="18002",
+        KAFKA_EXTERNAL_PORT="39092",
+    )
+    registry, projects = config["services"]["registry"], config["services"]["projects"]
+    # The container listens where it is told, and its healthcheck and port mapping follow it.
+    assert registry["environment"]["REGISTRY_HTTP_PORT"] == "9101"
+    assert [(p["target"], p["published"]) for p in registry["ports"]] == [(9101, "8001")]
+    assert "http://127.0.0.1:9101/health/ready" in " ".join(registry["healthcheck"]["test"])
+    assert [(p["target"], p["published"]) for p in projects["ports"]] == [(8002, "18002")]
+    kafka = config["services"]["kafka"]
+    assert "EXTERNAL://localhost:39092" in kafka["environment"]["KAFKA_ADVERTISED_LISTENERS"]
+    assert [(p["target"], p["published"]) for p in kafka["ports"]] == [(29092, "39092")]
