@@ -51,9 +51,9 @@ async def test_registration_reaches_projects_read_model_and_staff_inbox(
     # Exactly one effect in each consuming service's own database.
     notifications_db = mongo[system.notifications.database]
     assert await notifications_db["notifications"].count_documents({"company_id": company_id}) == 1
-    assert await mongo[system.projects.database]["companies"].count_documents(
-        {"_id": company_id}
-    ) == 1
+    assert (
+        await mongo[system.projects.database]["companies"].count_documents({"_id": company_id}) == 1
+    )
     # The correlation id followed the event into both consumers' logs.
     for service in (system.projects, system.notifications):
         assert '"correlation_id": "journey-1"' in service.log_path.read_text()
