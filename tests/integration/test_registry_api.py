@@ -1,17 +1,15 @@
 """The registry API over the real database and broker: statuses, validation, the outbox."""
 
-from collections.abc import AsyncIterator
-
 import httpx
 import pytest
-import pytest_asyncio
 
 from eci_common.mongo import MongoClient
 from eci_common.topics import REGISTRY_COMPANIES
 from eci_registry.main import create_app
-from eci_registry.settings import Settings
 from support.endpoints import Endpoints
 from support.polling import eventually
+
+from .conftest import registry_settings
 
 pytestmark = pytest.mark.integration
 
@@ -22,21 +20,6 @@ VALID = {
     "roles": ["watch_brand"],
     "capabilities": ["movements"],
 }
-
-
-@pytest_asyncio.fixture
-async def client(endpoints: Endpoints, run_id: str) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(
-        kafka_bootstrap_servers=endpoints.kafka_bootstrap,
-        mongodb_uri=endpoints.mongodb_uri,
-        mongodb_database=f"t_{run_id}_registry",
-        http_port=0,
-    )
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://registry") as client:
-            yield client
 
 
 async def test_register_returns_201_with_location_etag_and_correlation(
@@ -74,12 +57,7 @@ async def test_stored_document_holds_the_event_until_published(
     endpoints: Endpoints, mongo: MongoClient, run_id: str
 ) -> None:
     # Without a lifespan the relay is not running: the event must wait in the document.
-    settings = Settings(
-        kafka_bootstrap_servers=endpoints.kafka_bootstrap,
-        mongodb_uri=endpoints.mongodb_uri,
-        mongodb_database=f"t_{run_id}_registry_norelay",
-        http_port=0,
-    )
+    settings = registry_settings(endpoints, f"t_{run_id}_registry_norelay")
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         relay = app.state.registry.relay

@@ -39,3 +39,11 @@ class Conflict(DomainError):
 
 class StaleVersion(DomainError):
     """Optimistic concurrency: the caller's version is not the stored one."""
+
+
+class Gone(DomainError):
+    """The aggregate existed but was erased; only its tombstone remains."""
+
+
+class PreconditionRequired(DomainError):
+    """A change needs the caller's version (`If-Match`) and none was given."""

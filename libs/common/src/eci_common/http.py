@@ -8,11 +8,24 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
-from eci_common.errors import Conflict, DomainError, NotFound, StaleVersion
+from eci_common.errors import (
+    Conflict,
+    DomainError,
+    Gone,
+    NotFound,
+    PreconditionRequired,
+    StaleVersion,
+)
 
 CORRELATION_HEADER = "X-Correlation-ID"
 
-_STATUS: dict[type[DomainError], int] = {NotFound: 404, Conflict: 409, StaleVersion: 412}
+_STATUS: dict[type[DomainError], int] = {
+    NotFound: 404,
+    Conflict: 409,
+    Gone: 410,
+    StaleVersion: 412,
+    PreconditionRequired: 428,
+}
 
 
 class CorrelationMiddleware(BaseHTTPMiddleware):

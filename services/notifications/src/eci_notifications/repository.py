@@ -16,6 +16,8 @@ class NotificationRepository(Protocol):
 
     async def list_for(self, recipient: str, *, limit: int) -> list[Notification]: ...
 
+    async def purge_company(self, company_id: str) -> int: ...
+
 
 class MongoNotificationRepository:
     """Notifications in MongoDB, keyed by their deterministic id."""
@@ -38,6 +40,12 @@ class MongoNotificationRepository:
         except DuplicateKeyError:
             return False
         return True
+
+    async def purge_company(self, company_id: str) -> int:
+        """GDPR: every notification about the company or addressed to it."""
+        about = await self._collection.delete_many({"company_id": company_id})
+        to = await self._collection.delete_many({"recipient": company_id})
+        return about.deleted_count + to.deleted_count
 
     async def list_for(self, recipient: str, *, limit: int) -> list[Notification]:
         cursor = self._collection.find({"recipient": recipient}).sort("created_at", -1).limit(limit)

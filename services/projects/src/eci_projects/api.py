@@ -22,18 +22,19 @@ class KnownCompanyPublic(BaseModel):
     """A company as projects knows it from registry events."""
 
     id: str
-    legal_name: str
-    country: str
+    legal_name: str | None
+    country: str | None
     region: str | None
     roles: list[str]
     capabilities: list[str]
-    active: bool
+    status: str
     version: int
-    registered_at: datetime
+    registered_at: datetime | None
+    clusters: list[str]
 
     @classmethod
-    def of(cls, company: KnownCompany) -> "KnownCompanyPublic":
-        return cls(**company.__dict__)
+    def of(cls, company: KnownCompany, clusters: list[str]) -> "KnownCompanyPublic":
+        return cls(**company.__dict__, clusters=clusters)
 
 
 router = APIRouter(prefix="/companies", tags=["read model"])
@@ -43,7 +44,10 @@ router = APIRouter(prefix="/companies", tags=["read model"])
 async def list_companies(
     directory: DirectoryDep, limit: Annotated[int, Query(ge=1, le=500)] = 100
 ) -> list[KnownCompanyPublic]:
-    return [KnownCompanyPublic.of(company) for company in await directory.list(limit=limit)]
+    return [
+        KnownCompanyPublic.of(company, await directory.clusters_of(company.id))
+        for company in await directory.all(limit=limit)
+    ]
 
 
 @router.get("/{company_id}")
@@ -51,4 +55,4 @@ async def get_company(company_id: str, directory: DirectoryDep) -> KnownCompanyP
     company = await directory.get(company_id)
     if company is None:
         raise NotFound(f"projects knows no company {company_id}")
-    return KnownCompanyPublic.of(company)
+    return KnownCompanyPublic.of(company, await directory.clusters_of(company_id))

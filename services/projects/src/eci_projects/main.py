@@ -24,11 +24,13 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings, service=SERVICE)
         runtime = ServiceRuntime(settings, service=SERVICE)
-        directory = MongoCompanyDirectory(runtime.db["companies"])
-        register_handlers(runtime.consumer(topics.REGISTRY_COMPANIES), directory)
+        directory = MongoCompanyDirectory(runtime.db["companies"], runtime.db["memberships"])
+        consumer = runtime.consumer(topics.REGISTRY_COMPANIES, topics.REGISTRY_CLUSTERS)
+        register_handlers(consumer, directory)
         app.state.runtime = runtime
         app.state.directory = directory
         await runtime.start()
+        await directory.ensure_indexes()
         try:
             yield
         finally:

@@ -1,8 +1,10 @@
-"""What projects knows of companies: a read model built only from registry events."""
+"""What projects knows of companies and cluster memberships: a read model built only from
+registry events. Every write is guarded by the aggregate version the event carries, so a
+redelivered or replayed event never moves the model backwards."""
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from pymongo.errors import DuplicateKeyError
 
@@ -14,76 +16,98 @@ class KnownCompany:
     """A company as projects needs it: identity, place in the value chain, capabilities."""
 
     id: str
-    legal_name: str
-    country: str
+    legal_name: str | None
+    country: str | None
     region: str | None
     roles: list[str]
     capabilities: list[str]
-    active: bool
+    status: str  # active, deactivated or erased
     version: int
-    registered_at: datetime
+    registered_at: datetime | None
 
 
 class CompanyDirectory(Protocol):
-    """The read model of companies."""
+    """The read model of companies and memberships."""
 
-    async def upsert(self, company: KnownCompany) -> bool: ...
+    async def apply(self, company_id: str, version: int, fields: dict[str, Any]) -> bool: ...
+
+    async def apply_membership(
+        self, cluster_id: str, company_id: str, version: int, role: str | None
+    ) -> bool: ...
 
     async def get(self, company_id: str) -> KnownCompany | None: ...
 
-    async def list(self, *, limit: int) -> list[KnownCompany]: ...
+    async def all(self, *, limit: int) -> list[KnownCompany]: ...
+
+    async def clusters_of(self, company_id: str) -> list[str]: ...
+
+
+async def _guarded_upsert(
+    collection: Collection, key: str, version: int, fields: Document, unset: list[str]
+) -> bool:
+    update: Document = {"$set": {**fields, "version": version}}
+    if unset:
+        update["$unset"] = dict.fromkeys(unset, "")
+    try:
+        result = await collection.update_one(
+            {"_id": key, "version": {"$lt": version}}, update, upsert=True
+        )
+    except DuplicateKeyError:
+        return False  # the stored version is as new or newer: a redelivery or a replay
+    return result.upserted_id is not None or result.modified_count == 1
 
 
 class MongoCompanyDirectory:
-    """Companies in the projects database, each applied only if newer than what is stored."""
+    """Companies and memberships in the projects database."""
 
-    def __init__(self, collection: Collection) -> None:
-        self._collection = collection
+    def __init__(self, companies: Collection, memberships: Collection) -> None:
+        self._companies = companies
+        self._memberships = memberships
 
-    async def upsert(self, company: KnownCompany) -> bool:
-        """Stores the company unless a version at least as new is there; True if applied."""
-        document = _to_document(company)
-        try:
-            result = await self._collection.update_one(
-                {"_id": company.id, "version": {"$lt": company.version}},
-                {"$set": document},
-                upsert=True,
-            )
-        except DuplicateKeyError:
-            return False  # the stored version is as new or newer: a redelivery
-        return result.upserted_id is not None or result.modified_count == 1
+    async def ensure_indexes(self) -> None:
+        await self._memberships.create_index("company_id", name="by_company")
+        await self._companies.create_index("capabilities", name="by_capability")
+
+    async def apply(self, company_id: str, version: int, fields: dict[str, Any]) -> bool:
+        """Sets the fields if this version is newer; a None value removes the field."""
+        present = {key: value for key, value in fields.items() if value is not None}
+        absent = [key for key, value in fields.items() if value is None]
+        return await _guarded_upsert(self._companies, company_id, version, present, absent)
+
+    async def apply_membership(
+        self, cluster_id: str, company_id: str, version: int, role: str | None
+    ) -> bool:
+        """`role=None` records that the company left (kept, so that an older join cannot
+        resurrect the membership)."""
+        fields = {"cluster_id": cluster_id, "company_id": company_id, "role": role}
+        return await _guarded_upsert(
+            self._memberships, f"{cluster_id}|{company_id}", version, fields, []
+        )
 
     async def get(self, company_id: str) -> KnownCompany | None:
-        document = await self._collection.find_one({"_id": company_id})
+        document = await self._companies.find_one({"_id": company_id})
         return None if document is None else _from_document(document)
 
-    async def list(self, *, limit: int) -> list[KnownCompany]:
-        cursor = self._collection.find({}).sort("legal_name", 1).limit(limit)
+    async def all(self, *, limit: int) -> list[KnownCompany]:
+        cursor = self._companies.find({}).sort("_id", 1).limit(limit)
         return [_from_document(document) async for document in cursor]
 
-
-def _to_document(company: KnownCompany) -> Document:
-    return {
-        "legal_name": company.legal_name,
-        "country": company.country,
-        "region": company.region,
-        "roles": company.roles,
-        "capabilities": company.capabilities,
-        "active": company.active,
-        "version": company.version,
-        "registered_at": company.registered_at,
-    }
+    async def clusters_of(self, company_id: str) -> list[str]:
+        found = await self._memberships.find(
+            {"company_id": company_id, "role": {"$ne": None}}
+        ).to_list()
+        return sorted(document["cluster_id"] for document in found)
 
 
 def _from_document(document: Document) -> KnownCompany:
     return KnownCompany(
         id=document["_id"],
-        legal_name=document["legal_name"],
-        country=document["country"],
+        legal_name=document.get("legal_name"),
+        country=document.get("country"),
         region=document.get("region"),
-        roles=list(document.get("roles", [])),
-        capabilities=list(document.get("capabilities", [])),
-        active=document.get("active", True),
+        roles=list(document.get("roles") or []),
+        capabilities=list(document.get("capabilities") or []),
+        status=document.get("status", "active"),
         version=document["version"],
-        registered_at=document["registered_at"],
+        registered_at=document.get("registered_at"),
     )

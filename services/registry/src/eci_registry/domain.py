@@ -1,12 +1,8 @@
-"""Companies of the registry: their rules, and the events that their changes cause. No I/O."""
+"""Value objects and rules shared by the registry's aggregates. No I/O."""
 
 import re
-import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-
-from eci_common.events.registry import CompanyRegisteredV1
 
 _SIREN = re.compile(r"^\d{9}$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
@@ -32,6 +28,30 @@ class ValueChainRole(StrEnum):
     SCHOOL_OR_LAB = "school_or_lab"
 
 
+class HeadcountBand(StrEnum):
+    """Size of the company, in employees."""
+
+    MICRO = "1-9"
+    SMALL = "10-49"
+    MEDIUM = "50-249"
+    INTERMEDIATE = "250-999"
+    LARGE = "1000+"
+
+
+class Membership(StrEnum):
+    """Whether the company is a France Horlogerie member or a partner of the ECI."""
+
+    MEMBER = "member"
+    PARTNER = "partner"
+
+
+class Language(StrEnum):
+    """The language a contact reads."""
+
+    FR = "fr"
+    EN = "en"
+
+
 def siren_is_valid(siren: str) -> bool:
     """Nine digits whose Luhn checksum holds (the INSEE rule for SIREN numbers)."""
     if not _SIREN.match(siren):
@@ -47,70 +67,12 @@ def siren_is_valid(siren: str) -> bool:
     return total % 10 == 0
 
 
-def _now() -> datetime:
-    """Current UTC time at millisecond precision, the precision BSON dates keep."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
-
-
 def country_is_valid(country: str) -> bool:
     """ISO 3166-1 alpha-2 shape (two upper-case letters)."""
     return bool(_COUNTRY.match(country))
 
 
-@dataclass
-class Company:
-    """A registered company. `version` grows by one with every change."""
-
-    id: str
-    legal_name: str
-    siren: str | None
-    country: str
-    region: str | None
-    city: str | None
-    roles: list[ValueChainRole]
-    capabilities: list[str]
-    registered_at: datetime
-    version: int = 1
-    active: bool = True
-    pending: list[CompanyRegisteredV1] = field(default_factory=list, repr=False)
-
-    @classmethod
-    def register(
-        cls,
-        *,
-        legal_name: str,
-        siren: str | None,
-        country: str,
-        region: str | None,
-        city: str | None,
-        roles: list[ValueChainRole],
-        capabilities: list[str],
-    ) -> "Company":
-        """A new company, holding the `CompanyRegistered` event it causes."""
-        company = cls(
-            id=str(uuid.uuid4()),
-            legal_name=legal_name,
-            siren=siren,
-            country=country,
-            region=region,
-            city=city,
-            roles=list(roles),
-            capabilities=sorted(set(capabilities)),
-            registered_at=_now(),
-        )
-        company.pending.append(
-            CompanyRegisteredV1(
-                company_id=company.id,
-                version=company.version,
-                legal_name=company.legal_name,
-                siren=company.siren,
-                country=company.country,
-                region=company.region,
-                city=company.city,
-                roles=[role.value for role in company.roles],
-                capabilities=company.capabilities,
-                registered_at=company.registered_at,
-            )
-        )
-        return company
+def now() -> datetime:
+    """Current UTC time at millisecond precision, the precision BSON dates keep."""
+    current = datetime.now(UTC)
+    return current.replace(microsecond=current.microsecond // 1000 * 1000)

@@ -2,17 +2,29 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 from fastapi import FastAPI
 
 from eci_common.http import health_router, install_common
 from eci_common.logging import configure_logging
+from eci_common.outbox import OutboxRelay
 from eci_common.runtime import ServiceRuntime
-from eci_registry.api import RegistryContext, router
+from eci_registry import api_clusters, api_companies, api_taxonomy
+from eci_registry.cluster_repository import MongoClusterRepository
 from eci_registry.repository import MongoCompanyRepository
 from eci_registry.settings import Settings
 
 SERVICE = "registry"
+
+
+@dataclass(frozen=True)
+class RegistryState:
+    """What the routes need, built in the lifespan."""
+
+    companies: MongoCompanyRepository
+    clusters: MongoClusterRepository
+    relay: OutboxRelay
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -23,11 +35,13 @@ def create_app(settings: Settings) -> FastAPI:
         configure_logging(settings, service=SERVICE)
         runtime = ServiceRuntime(settings, service=SERVICE)
         companies = MongoCompanyRepository(runtime.db["companies"])
-        relay = runtime.outbox([runtime.db["companies"]])
+        clusters = MongoClusterRepository(runtime.db["clusters"])
+        relay = runtime.outbox([runtime.db["companies"], runtime.db["clusters"]])
         app.state.runtime = runtime
-        app.state.registry = RegistryContext(companies=companies, relay=relay)
+        app.state.registry = RegistryState(companies=companies, clusters=clusters, relay=relay)
         await runtime.start()
         await companies.ensure_indexes()
+        await clusters.ensure_indexes()
         try:
             yield
         finally:
@@ -41,6 +55,8 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     install_common(app)
-    app.include_router(router)
+    app.include_router(api_companies.router)
+    app.include_router(api_clusters.router)
+    app.include_router(api_taxonomy.router)
     app.include_router(health_router())
     return app

@@ -2,9 +2,31 @@
 
 from eci_common.errors import UnknownEventType
 from eci_common.events.base import EventPayload
-from eci_common.events.registry import CompanyRegisteredV1
+from eci_common.events.registry import (
+    ClusterClosedV1,
+    ClusterCreatedV1,
+    ClusterUpdatedV1,
+    CompanyDeactivatedV1,
+    CompanyErasedV1,
+    CompanyReactivatedV1,
+    CompanyRegisteredV1,
+    CompanyUpdatedV1,
+    MemberJoinedV1,
+    MemberLeftV1,
+)
 
-EVENT_MODELS: tuple[type[EventPayload], ...] = (CompanyRegisteredV1,)
+EVENT_MODELS: tuple[type[EventPayload], ...] = (
+    CompanyRegisteredV1,
+    CompanyUpdatedV1,
+    CompanyDeactivatedV1,
+    CompanyReactivatedV1,
+    CompanyErasedV1,
+    ClusterCreatedV1,
+    ClusterUpdatedV1,
+    ClusterClosedV1,
+    MemberJoinedV1,
+    MemberLeftV1,
+)
 
 _BY_TYPE: dict[str, type[EventPayload]] = {model.event_type: model for model in EVENT_MODELS}
 
