@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export UV_PYTHON_DOWNLOADS := never
 UV := uv
 
-.PHONY: help bootstrap infra-up infra-down run stop status demo lint typecheck unit test check clean
+.PHONY: help bootstrap infra-up infra-down run stop status lint contracts typecheck unit test clean
 
 help: ## list the recipes
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -36,9 +36,13 @@ status: ## what runs
 	@infra/ferretdb.sh status || true
 	@infra/services.sh status || true
 
-lint: ## ruff (check and format)
+lint: ## ruff (check and format), and the committed event contracts match the code
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen python -m eci_common.schemas --check
+
+contracts: ## regenerate the committed JSON Schemas from the event models
+	$(UV) run --frozen python -m eci_common.schemas
 
 typecheck: ## mypy strict on libs/ and services/
 	$(UV) run --frozen mypy libs/common/src services/registry/src services/projects/src services/notifications/src
@@ -47,6 +51,8 @@ unit: bootstrap ## unit tests only (no broker, no database)
 	$(UV) run --frozen pytest tests/unit
 
 test: infra-up lint typecheck ## the whole check: lint, types, every test on the real broker and database
+	KAFKA_BOOTSTRAP_SERVERS=$${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:$${KAFKA_PORT:-9092}} \
+	MONGODB_URI=$${MONGODB_URI:-mongodb://127.0.0.1:$${FERRETDB_PORT:-27017}/} \
 	$(UV) run --frozen pytest
 
 clean: ## stop everything and delete local data

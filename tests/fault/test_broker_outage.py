@@ -12,7 +12,7 @@ from support.private_kafka import PrivateKafka
 
 from ..e2e.conftest import start_system, stop_system
 
-pytestmark = [pytest.mark.fault, pytest.mark.e2e]
+pytestmark = [pytest.mark.fault, pytest.mark.e2e, pytest.mark.timeout(420)]
 
 
 async def test_registration_during_broker_outage_is_delivered_once_after_restart(

@@ -16,7 +16,7 @@ from support.kafka_io import produce
 from support.polling import eventually
 from support.services import make_service
 
-pytestmark = pytest.mark.fault
+pytestmark = [pytest.mark.fault, pytest.mark.timeout(420)]
 
 EVENTS = 600
 KILLS = 3

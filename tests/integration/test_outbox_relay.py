@@ -8,6 +8,7 @@ import pytest
 from eci_common.envelope import new_event
 from eci_common.events.registry import CompanyRegisteredV1
 from eci_common.kafka import BrokerPublisher, create_broker
+from eci_common.locks import DocumentLocks
 from eci_common.mongo import MongoClient
 from eci_common.outbox import OUTBOX, OutboxRelay, outbox_entries
 from eci_common.settings import KafkaSettings, OutboxSettings
@@ -52,7 +53,9 @@ async def test_relay_publishes_each_aggregates_events_in_order_then_empties_its_
     )
     await broker.start()
     try:
-        relay = OutboxRelay([collection], BrokerPublisher(broker), OutboxSettings())
+        relay = OutboxRelay(
+            [collection], BrokerPublisher(broker), OutboxSettings(), DocumentLocks()
+        )
         assert await relay.backlog() == 12
         assert await relay.drain() == 12
         assert await relay.drain() == 0  # nothing left: published once
@@ -85,8 +88,8 @@ async def test_a_claimed_document_is_not_published_by_a_second_relay(
         async def publish(self, record: object) -> None:
             raise AssertionError("must not publish a document leased by another relay")
 
-    first = OutboxRelay([collection], Unused(), OutboxSettings(outbox_lease_s=60))
+    first = OutboxRelay([collection], Unused(), OutboxSettings(outbox_lease_s=60), DocumentLocks())
     assert await first._claim(collection) is not None
-    second = OutboxRelay([collection], Unused(), OutboxSettings())
+    second = OutboxRelay([collection], Unused(), OutboxSettings(), DocumentLocks())
     assert await second.drain() == 0
     assert await second.backlog() == 2

@@ -9,7 +9,13 @@ from typing import Any
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import ConnectionFailure, NetworkTimeout, ServerSelectionTimeoutError
+from pymongo.errors import (
+    ConnectionFailure,
+    DuplicateKeyError,
+    NetworkTimeout,
+    OperationFailure,
+    ServerSelectionTimeoutError,
+)
 
 from eci_common.settings import MongoSettings
 
@@ -42,3 +48,13 @@ def create_mongo_client(settings: MongoSettings) -> MongoClient:
 async def ping(database: Database) -> None:
     """Raises when the server does not answer."""
     await database.command("ping")
+
+
+def is_duplicate_key(exc: OperationFailure) -> bool:
+    """A unique index refused the write. FerretDB v1 reports it as error 11000 on insert but as
+    an internal error naming the SQLite constraint on update; MongoDB says 11000 for both."""
+    return (
+        isinstance(exc, DuplicateKeyError)
+        or exc.code == 11000
+        or ("UNIQUE constraint failed" in str(exc))
+    )

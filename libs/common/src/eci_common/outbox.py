@@ -20,6 +20,7 @@ from pymongo import ReturnDocument
 from eci_common.envelope import Event, KafkaRecord, to_record
 from eci_common.events.base import EventPayload
 from eci_common.kafka import RecordPublisher
+from eci_common.locks import DocumentLocks
 from eci_common.logging import get_logger
 from eci_common.mongo import Collection, Document
 from eci_common.settings import OutboxSettings
@@ -75,8 +76,10 @@ class OutboxRelay:
         collections: Sequence[Collection],
         publisher: RecordPublisher,
         settings: OutboxSettings,
+        locks: DocumentLocks,
     ) -> None:
         self._collections = collections
+        self._locks = locks
         self._publisher = publisher
         self._settings = settings
         self._owner = str(uuid.uuid4())
@@ -143,20 +146,30 @@ class OutboxRelay:
         return total
 
     async def _claim(self, collection: Collection) -> Document | None:
-        now = datetime.now(UTC)
-        return await collection.find_one_and_update(
-            {
+        # Find a candidate first, then claim it by id under its document lock: the claim is an
+        # update of an aggregate that the service may be writing at the same moment.
+        while True:
+            now = datetime.now(UTC)
+            claimable = {
                 f"{OUTBOX}.0": {"$exists": True},
                 "$or": [{LEASE_UNTIL: None}, {LEASE_UNTIL: {"$lt": now}}],
-            },
-            {
-                "$set": {
-                    LEASE_UNTIL: now + timedelta(seconds=self._settings.outbox_lease_s),
-                    LEASE_OWNER: self._owner,
-                }
-            },
-            return_document=ReturnDocument.AFTER,
-        )
+            }
+            candidate = await collection.find_one(claimable, {"_id": 1})
+            if candidate is None:
+                return None
+            async with self._locks.hold(collection.name, candidate["_id"]):
+                claimed = await collection.find_one_and_update(
+                    {"_id": candidate["_id"], **claimable},
+                    {
+                        "$set": {
+                            LEASE_UNTIL: now + timedelta(seconds=self._settings.outbox_lease_s),
+                            LEASE_OWNER: self._owner,
+                        }
+                    },
+                    return_document=ReturnDocument.AFTER,
+                )
+            if claimed is not None:
+                return claimed
 
     async def _publish(self, collection: Collection, document: Document) -> int:
         entries: list[Document] = document[OUTBOX]
@@ -179,4 +192,5 @@ class OutboxRelay:
             # $pullAll on the exact entries read: FerretDB v1 ignores a $pull by condition.
             # Events appended meanwhile are different entries and stay for the next round.
             update["$pullAll"] = {OUTBOX: sent}
-        await collection.update_one({"_id": aggregate_id, LEASE_OWNER: self._owner}, update)
+        async with self._locks.hold(collection.name, aggregate_id):
+            await collection.update_one({"_id": aggregate_id, LEASE_OWNER: self._owner}, update)

@@ -13,6 +13,7 @@ from eci_common.consumer import EventConsumer
 from eci_common.idempotency import COLLECTION as PROCESSED_COLLECTION
 from eci_common.idempotency import ProcessedEvents
 from eci_common.kafka import BrokerPublisher, create_broker
+from eci_common.locks import DocumentLocks
 from eci_common.logging import get_logger
 from eci_common.mongo import Collection, Database, create_mongo_client, ping
 from eci_common.outbox import OutboxRelay, ensure_outbox_indexes
@@ -36,6 +37,8 @@ class ServiceRuntime:
         self.publisher = BrokerPublisher(self.broker)
         self.processed = ProcessedEvents(self.db[PROCESSED_COLLECTION])
         self.relay: OutboxRelay | None = None
+        # Shared by every writer of this process: repositories and the outbox relay.
+        self.locks = DocumentLocks()
         self._outbox_collections: list[Collection] = []
 
     def consumer(self, *topics: str) -> EventConsumer:
@@ -53,7 +56,7 @@ class ServiceRuntime:
     def outbox(self, collections: Sequence[Collection]) -> OutboxRelay:
         """The relay of the collections whose documents carry an outbox."""
         self._outbox_collections = list(collections)
-        self.relay = OutboxRelay(collections, self.publisher, self.settings)
+        self.relay = OutboxRelay(collections, self.publisher, self.settings, self.locks)
         return self.relay
 
     async def start(self) -> None:

@@ -7,6 +7,7 @@ from pymongo.errors import DuplicateKeyError
 from eci_common.envelope import Event
 from eci_common.errors import Conflict, StaleVersion
 from eci_common.events.base import EventPayload
+from eci_common.locks import DocumentLocks
 from eci_common.mongo import Collection, Document
 from eci_common.outbox import outbox_entries
 from eci_registry.clusters import Cluster, ClusterRole, ClusterStatus, Member
@@ -33,8 +34,9 @@ class ClusterRepository(Protocol):
 class MongoClusterRepository:
     """Clusters in MongoDB, members embedded; each document carries its own outbox."""
 
-    def __init__(self, collection: Collection) -> None:
+    def __init__(self, collection: Collection, locks: DocumentLocks) -> None:
         self._collection = collection
+        self._locks = locks
 
     async def ensure_indexes(self) -> None:
         await self._collection.create_index("code", unique=True, name="code_unique")
@@ -56,9 +58,10 @@ class MongoClusterRepository:
         update: Document = {"$set": document}
         if events:
             update["$push"] = {"outbox": {"$each": outbox_entries(events)}}
-        result = await self._collection.update_one(
-            {"_id": cluster.id, "version": expected_version}, update
-        )
+        async with self._locks.hold(self._collection.name, cluster.id):
+            result = await self._collection.update_one(
+                {"_id": cluster.id, "version": expected_version}, update
+            )
         if result.matched_count == 0:
             raise StaleVersion(f"cluster {cluster.id} changed meanwhile; read it again")
 

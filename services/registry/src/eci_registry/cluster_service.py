@@ -6,6 +6,7 @@ from eci_registry.clusters import Cluster, ClusterRole
 from eci_registry.service import (
     RETRIES_ON_CONCURRENT_CHANGE,
     Unit,
+    backoff,
     load_company,
     require_version,
     stamp,
@@ -69,7 +70,7 @@ async def join_cluster(
     the same cluster are retried here, since the caller gave no version to keep."""
     company = await load_company(unit, company_id)
     company.require_active()
-    for _ in range(RETRIES_ON_CONCURRENT_CHANGE):
+    for attempt in range(RETRIES_ON_CONCURRENT_CHANGE):
         cluster = await load_cluster(unit, cluster_id)
         before = cluster.version
         if not cluster.join(company_id, role):
@@ -79,6 +80,7 @@ async def join_cluster(
                 cluster, stamp(cluster.pending, unit.correlation_id), expected_version=before
             )
         except StaleVersion:
+            await backoff(attempt)
             continue
         unit.wake_outbox()
         return cluster, True
@@ -86,7 +88,7 @@ async def join_cluster(
 
 
 async def leave_cluster(unit: Unit, *, cluster_id: str, company_id: str) -> Cluster:
-    for _ in range(RETRIES_ON_CONCURRENT_CHANGE):
+    for attempt in range(RETRIES_ON_CONCURRENT_CHANGE):
         cluster = await load_cluster(unit, cluster_id)
         before = cluster.version
         cluster.leave(company_id)
@@ -95,6 +97,7 @@ async def leave_cluster(unit: Unit, *, cluster_id: str, company_id: str) -> Clus
                 cluster, stamp(cluster.pending, unit.correlation_id), expected_version=before
             )
         except StaleVersion:
+            await backoff(attempt)
             continue
         unit.wake_outbox()
         return cluster

@@ -34,8 +34,8 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings, service=SERVICE)
         runtime = ServiceRuntime(settings, service=SERVICE)
-        companies = MongoCompanyRepository(runtime.db["companies"])
-        clusters = MongoClusterRepository(runtime.db["clusters"])
+        companies = MongoCompanyRepository(runtime.db["companies"], runtime.locks)
+        clusters = MongoClusterRepository(runtime.db["clusters"], runtime.locks)
         relay = runtime.outbox([runtime.db["companies"], runtime.db["clusters"]])
         app.state.runtime = runtime
         app.state.registry = RegistryState(companies=companies, clusters=clusters, relay=relay)

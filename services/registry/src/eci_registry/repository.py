@@ -10,12 +10,13 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from eci_common.envelope import Event
 from eci_common.errors import Conflict, StaleVersion
 from eci_common.events.base import EventPayload
-from eci_common.mongo import Collection, Document
+from eci_common.locks import DocumentLocks
+from eci_common.mongo import Collection, Document, is_duplicate_key
 from eci_common.outbox import outbox_entries
 from eci_registry.companies import Company, CompanyStatus, Contact, Profile
 from eci_registry.domain import HeadcountBand, Language, Membership, ValueChainRole
@@ -63,8 +64,9 @@ def _siren_conflict(company: Company) -> Conflict:
 class MongoCompanyRepository:
     """Companies in MongoDB; each document carries its own outbox."""
 
-    def __init__(self, collection: Collection) -> None:
+    def __init__(self, collection: Collection, locks: DocumentLocks) -> None:
         self._collection = collection
+        self._locks = locks
 
     async def ensure_indexes(self) -> None:
         # FerretDB v1 has no sparse or partial index: companies without a SIREN (and erased
@@ -96,11 +98,14 @@ class MongoCompanyRepository:
         if unset:
             update["$unset"] = unset
         try:
-            result = await self._collection.update_one(
-                {"_id": company.id, "version": expected_version}, update
-            )
-        except DuplicateKeyError as exc:
-            raise _siren_conflict(company) from exc
+            async with self._locks.hold(self._collection.name, company.id):
+                result = await self._collection.update_one(
+                    {"_id": company.id, "version": expected_version}, update
+                )
+        except OperationFailure as exc:
+            if is_duplicate_key(exc):
+                raise _siren_conflict(company) from exc
+            raise
         if result.matched_count == 0:
             raise StaleVersion(f"company {company.id} changed meanwhile; read it again")
 

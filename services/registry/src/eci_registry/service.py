@@ -1,5 +1,7 @@
 """Registry use cases for companies. Keyword-only; dependencies passed in; safe to retry."""
 
+import asyncio
+import random
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +14,14 @@ from eci_registry.companies import Company, Profile
 from eci_registry.repository import CompanyFilter, CompanyRepository, Page
 
 SOURCE = "/eci/registry"
-RETRIES_ON_CONCURRENT_CHANGE = 5
+# Merging changes (joins, leaves, erasures) retry on a concurrent write instead of failing;
+# the jitter spreads writers that collided.
+RETRIES_ON_CONCURRENT_CHANGE = 30
+
+
+async def backoff(attempt: int) -> None:
+    await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))  # noqa: S311 - jitter only
+
 
 log = get_logger(__name__)
 
@@ -106,7 +115,7 @@ async def reactivate_company(
 
 async def erase_company(unit: Unit, *, company_id: str) -> Company:
     """GDPR erasure. Idempotent: a repeated request finishes what an interrupted one began."""
-    for _ in range(RETRIES_ON_CONCURRENT_CHANGE):
+    for attempt in range(RETRIES_ON_CONCURRENT_CHANGE):
         company = await load_company(unit, company_id)
         before = company.version
         if not company.erase():
@@ -117,7 +126,7 @@ async def erase_company(unit: Unit, *, company_id: str) -> Company:
             )
             break
         except StaleVersion:
-            continue
+            await backoff(attempt)
     else:
         raise StaleVersion(f"company {company_id} kept changing; try the erasure again")
     for cluster in await unit.clusters.of_company(company_id):
@@ -128,7 +137,7 @@ async def erase_company(unit: Unit, *, company_id: str) -> Company:
 
 
 async def _leave_with_retry(unit: Unit, cluster_id: str, company_id: str) -> None:
-    for _ in range(RETRIES_ON_CONCURRENT_CHANGE):
+    for attempt in range(RETRIES_ON_CONCURRENT_CHANGE):
         cluster = await unit.clusters.get(cluster_id)
         if cluster is None or cluster.member(company_id) is None:
             return
@@ -139,6 +148,7 @@ async def _leave_with_retry(unit: Unit, cluster_id: str, company_id: str) -> Non
                 cluster, stamp(cluster.pending, unit.correlation_id), expected_version=before
             )
         except StaleVersion:
+            await backoff(attempt)
             continue
         return
     raise StaleVersion(f"cluster {cluster_id} kept changing; try the erasure again")
