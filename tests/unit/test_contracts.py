@@ -5,7 +5,7 @@ checks the files as such a consumer would read them (through `jsonschema`, forma
 """
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,22 @@ from eci_common import schemas
 from eci_common.envelope import EventMetadata, new_event, to_record
 from eci_common.events.base import EventPayload
 from eci_common.events.catalog import EVENT_MODELS
+from eci_common.events.projects import (
+    ApplicationSubmittedV1,
+    CallForPartnersClosedV1,
+    CallForPartnersOpenedV1,
+    Candidate,
+    CandidatesRankedV1,
+    InvitationAcceptedV1,
+    InvitationDeclinedV1,
+    InvitationSentV1,
+    MilestoneReachedV1,
+    PartnerAcceptedV1,
+    PartnerDeclinedV1,
+    ProjectProposedV1,
+    ProjectStatusChangedV1,
+    ProjectUpdatedV1,
+)
 from eci_common.events.registry import (
     ClusterClosedV1,
     ClusterCreatedV1,
@@ -104,6 +120,121 @@ SAMPLES: dict[type[EventPayload], EventPayload] = {
         left_at=AT,
     ),
 }
+
+_PROJECT = {
+    "project_id": "prj-spiral",
+    "cluster_id": "cls-mouvements",
+    "lead_company_id": "cmp-01HZX3K9",
+    "title": "Spiral silicium",
+    "summary": "Un spiral en silicium pour les calibres de la grappe.",
+    "kind": "innovation",
+    "needed_capabilities": ["movements.escapement", "dials"],
+    "visibility": "cluster",
+    "budget_eur": 250000,
+    "starts_on": date(2025, 1, 6),
+    "ends_on": date(2026, 6, 30),
+}
+SAMPLES.update(
+    {
+        ProjectProposedV1: ProjectProposedV1(**_PROJECT, version=1, proposed_at=AT),
+        ProjectUpdatedV1: ProjectUpdatedV1(
+            **_PROJECT, version=2, changed_fields=["budget_eur"], updated_at=AT
+        ),
+        ProjectStatusChangedV1: ProjectStatusChangedV1(
+            project_id="prj-spiral",
+            version=3,
+            from_status="open_for_partners",
+            to_status="active",
+            partner_company_ids=["cmp-02"],
+            changed_at=AT,
+        ),
+        CallForPartnersOpenedV1: CallForPartnersOpenedV1(
+            project_id="prj-spiral",
+            version=3,
+            cluster_id="cls-mouvements",
+            lead_company_id="cmp-01HZX3K9",
+            title="Spiral silicium",
+            needed_capabilities=["movements.escapement"],
+            deadline=date(2025, 3, 31),
+            opened_at=AT,
+        ),
+        CallForPartnersClosedV1: CallForPartnersClosedV1(
+            project_id="prj-spiral", version=6, reason="project_activated", closed_at=AT
+        ),
+        CandidatesRankedV1: CandidatesRankedV1(
+            project_id="prj-spiral",
+            version=3,
+            cluster_id="cls-mouvements",
+            needed_capabilities=["movements.escapement"],
+            candidates=[
+                Candidate(
+                    company_id="cmp-02",
+                    rank=1,
+                    covered_capabilities=["movements.escapement"],
+                    same_cluster=True,
+                    same_region=True,
+                    reasons=["covers 1 of 1 needed capabilities: movements.escapement"],
+                )
+            ],
+            ranked_at=AT,
+        ),
+        ApplicationSubmittedV1: ApplicationSubmittedV1(
+            project_id="prj-spiral",
+            version=4,
+            application_id="app-1",
+            company_id="cmp-02",
+            lead_company_id="cmp-01HZX3K9",
+            message="Nous maîtrisons la gravure profonde.",
+            submitted_at=AT,
+        ),
+        PartnerAcceptedV1: PartnerAcceptedV1(
+            project_id="prj-spiral",
+            version=5,
+            company_id="cmp-02",
+            via="application",
+            reference_id="app-1",
+            accepted_at=AT,
+        ),
+        PartnerDeclinedV1: PartnerDeclinedV1(
+            project_id="prj-spiral",
+            version=5,
+            company_id="cmp-03",
+            application_id="app-2",
+            declined_at=AT,
+        ),
+        InvitationSentV1: InvitationSentV1(
+            project_id="prj-spiral",
+            version=5,
+            invitation_id="inv-1",
+            company_id="cmp-04",
+            message="Rejoignez-nous",
+            sent_at=AT,
+        ),
+        InvitationAcceptedV1: InvitationAcceptedV1(
+            project_id="prj-spiral",
+            version=6,
+            invitation_id="inv-1",
+            company_id="cmp-04",
+            accepted_at=AT,
+        ),
+        InvitationDeclinedV1: InvitationDeclinedV1(
+            project_id="prj-spiral",
+            version=6,
+            invitation_id="inv-1",
+            company_id="cmp-04",
+            declined_at=AT,
+        ),
+        MilestoneReachedV1: MilestoneReachedV1(
+            project_id="prj-spiral",
+            version=7,
+            milestone_id="ms-1",
+            title="Prototype",
+            lead_company_id="cmp-01HZX3K9",
+            partner_company_ids=["cmp-02", "cmp-04"],
+            reached_at=AT,
+        ),
+    }
+)
 
 
 def _record(model: type[EventPayload]) -> tuple[dict[str, str], bytes]:

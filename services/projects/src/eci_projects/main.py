@@ -9,9 +9,10 @@ from eci_common import topics
 from eci_common.http import health_router, install_common
 from eci_common.logging import configure_logging
 from eci_common.runtime import ServiceRuntime
-from eci_projects.api import router
+from eci_projects import api_directory, api_projects
 from eci_projects.handlers import register_handlers
 from eci_projects.read_model import MongoCompanyDirectory
+from eci_projects.repository import MongoProjectRepository
 from eci_projects.settings import Settings
 
 SERVICE = "projects"
@@ -27,10 +28,14 @@ def create_app(settings: Settings) -> FastAPI:
         directory = MongoCompanyDirectory(runtime.db["companies"], runtime.db["memberships"])
         consumer = runtime.consumer(topics.REGISTRY_COMPANIES, topics.REGISTRY_CLUSTERS)
         register_handlers(consumer, directory)
+        projects = MongoProjectRepository(runtime.db["projects"], runtime.locks)
         app.state.runtime = runtime
         app.state.directory = directory
+        app.state.projects = projects
+        app.state.relay = runtime.outbox([runtime.db["projects"]])
         await runtime.start()
         await directory.ensure_indexes()
+        await projects.ensure_indexes()
         try:
             yield
         finally:
@@ -43,6 +48,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     install_common(app)
-    app.include_router(router)
+    app.include_router(api_projects.router)
+    app.include_router(api_directory.router)
     app.include_router(health_router())
     return app

@@ -41,6 +41,8 @@ class CompanyDirectory(Protocol):
 
     async def clusters_of(self, company_id: str) -> list[str]: ...
 
+    async def members_of(self, cluster_id: str) -> set[str]: ...
+
 
 async def _guarded_upsert(
     collection: Collection, key: str, version: int, fields: Document, unset: list[str]
@@ -91,6 +93,12 @@ class MongoCompanyDirectory:
     async def all(self, *, limit: int) -> list[KnownCompany]:
         cursor = self._companies.find({}).sort("_id", 1).limit(limit)
         return [_from_document(document) async for document in cursor]
+
+    async def members_of(self, cluster_id: str) -> set[str]:
+        found = await self._memberships.find(
+            {"cluster_id": cluster_id, "role": {"$ne": None}}
+        ).to_list()
+        return {document["company_id"] for document in found}
 
     async def clusters_of(self, company_id: str) -> list[str]:
         found = await self._memberships.find(

@@ -2,6 +2,21 @@
 
 from eci_common.errors import UnknownEventType
 from eci_common.events.base import EventPayload
+from eci_common.events.projects import (
+    ApplicationSubmittedV1,
+    CallForPartnersClosedV1,
+    CallForPartnersOpenedV1,
+    CandidatesRankedV1,
+    InvitationAcceptedV1,
+    InvitationDeclinedV1,
+    InvitationSentV1,
+    MilestoneReachedV1,
+    PartnerAcceptedV1,
+    PartnerDeclinedV1,
+    ProjectProposedV1,
+    ProjectStatusChangedV1,
+    ProjectUpdatedV1,
+)
 from eci_common.events.registry import (
     ClusterClosedV1,
     ClusterCreatedV1,
@@ -26,6 +41,19 @@ EVENT_MODELS: tuple[type[EventPayload], ...] = (
     ClusterClosedV1,
     MemberJoinedV1,
     MemberLeftV1,
+    ProjectProposedV1,
+    ProjectUpdatedV1,
+    ProjectStatusChangedV1,
+    CallForPartnersOpenedV1,
+    CallForPartnersClosedV1,
+    CandidatesRankedV1,
+    ApplicationSubmittedV1,
+    PartnerAcceptedV1,
+    PartnerDeclinedV1,
+    InvitationSentV1,
+    InvitationAcceptedV1,
+    InvitationDeclinedV1,
+    MilestoneReachedV1,
 )
 
 _BY_TYPE: dict[str, type[EventPayload]] = {model.event_type: model for model in EVENT_MODELS}

@@ -1,0 +1,233 @@
+"""Projects REST API: projects, their call for partners, applications, invitations, milestones
+and lifecycle. Domain errors become statuses in `eci_common.http`."""
+
+import re
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+
+from eci_common.errors import Conflict, StaleVersion
+from eci_common.http import current_correlation_id
+from eci_projects import service
+from eci_projects.api_models import (
+    ApplicationIn,
+    CallIn,
+    CandidateOut,
+    InvitationIn,
+    MilestoneIn,
+    ProjectCreate,
+    ProjectPublic,
+    ProjectUpdate,
+    StatusIn,
+)
+from eci_projects.lifecycle import Status, check_transition
+from eci_projects.project import Project
+from eci_projects.service import Unit
+
+router = APIRouter(prefix="/projects", tags=["projects"])
+_ETAG = re.compile(r'^(?:W/)?"?(\d+)"?$')
+
+
+def _unit(request: Request) -> Unit:
+    state = request.app.state
+    return Unit(
+        projects=state.projects,
+        directory=state.directory,
+        wake_outbox=state.relay.wake,
+        correlation_id=current_correlation_id(),
+    )
+
+
+def _if_match(request: Request) -> int | None:
+    header = request.headers.get("if-match")
+    if header is None:
+        return None
+    match = _ETAG.match(header.strip())
+    if match is None:
+        raise StaleVersion(f"If-Match {header!r} names no version of ours")
+    return int(match.group(1))
+
+
+UnitDep = Annotated[Unit, Depends(_unit)]
+Decision = Literal["accept", "decline"]
+IfMatch = Annotated[int | None, Depends(_if_match)]
+
+
+def _out(project: Project, response: Response) -> ProjectPublic:
+    response.headers["ETag"] = f'"{project.version}"'
+    return ProjectPublic.of(project)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def propose(body: ProjectCreate, unit: UnitDep, response: Response) -> ProjectPublic:
+    """A company proposes a project in a cluster it belongs to; it starts as a draft."""
+    project = await service.propose(
+        unit,
+        cluster_id=body.cluster_id,
+        lead_company_id=body.lead_company_id,
+        description=body.description(),
+        milestones=[(m.title, m.due_on) for m in body.milestones],
+    )
+    response.headers["Location"] = f"/projects/{project.id}"
+    return _out(project, response)
+
+
+@router.get("")
+async def find(
+    unit: UnitDep,
+    cluster_id: str | None = None,
+    status_: Annotated[Status | None, Query(alias="status")] = None,
+    company_id: str | None = None,
+) -> list[ProjectPublic]:
+    projects = await unit.projects.find(
+        cluster_id=cluster_id, status=status_, company_id=company_id
+    )
+    return [ProjectPublic.of(p) for p in projects]
+
+
+@router.get("/{project_id}")
+async def get(project_id: str, unit: UnitDep, response: Response) -> ProjectPublic:
+    return _out(await service.load(unit, project_id), response)
+
+
+@router.patch("/{project_id}")
+async def update(
+    project_id: str, body: ProjectUpdate, unit: UnitDep, version: IfMatch, response: Response
+) -> ProjectPublic:
+    changes = body.changes()
+    project = await service.change(
+        unit, project_id=project_id, expected_version=version, action=lambda p: p.update(changes)
+    )
+    return _out(project, response)
+
+
+@router.post("/{project_id}/call")
+async def open_call(
+    project_id: str, body: CallIn, unit: UnitDep, version: IfMatch, response: Response
+) -> ProjectPublic:
+    """Draft → open for partners; the ranked candidates are published with the call."""
+    project = await service.open_call(
+        unit,
+        project_id=project_id,
+        expected_version=version,
+        needed=tuple(body.needed_capabilities),
+        deadline=body.deadline,
+    )
+    return _out(project, response)
+
+
+@router.post("/{project_id}/call/close")
+async def close_call(
+    project_id: str, unit: UnitDep, version: IfMatch, response: Response
+) -> ProjectPublic:
+    project = await service.change(
+        unit, project_id=project_id, expected_version=version, action=lambda p: p.close_call()
+    )
+    return _out(project, response)
+
+
+@router.post("/{project_id}/status")
+async def change_status(
+    project_id: str, body: StatusIn, unit: UnitDep, version: IfMatch, response: Response
+) -> ProjectPublic:
+    """Moves the project in its lifecycle; 409 names the allowed statuses."""
+
+    def act(project: Project) -> None:
+        check_transition(project.status, body.status)
+        if body.status is Status.OPEN_FOR_PARTNERS:
+            raise Conflict("a project opens for partners with a call: POST /projects/{id}/call")
+        {
+            Status.ACTIVE: project.activate,
+            Status.COMPLETED: project.complete,
+            Status.CANCELLED: project.cancel,
+        }[body.status]()
+
+    project = await service.change(
+        unit, project_id=project_id, expected_version=version, action=act
+    )
+    return _out(project, response)
+
+
+@router.get("/{project_id}/candidates")
+async def candidates(project_id: str, unit: UnitDep) -> list[CandidateOut]:
+    """Candidate partners, best first, each with the reasons for its rank."""
+    project = await service.load(unit, project_id)
+    ranked = await service.candidates(unit, project)
+    return [CandidateOut.of(index, r) for index, r in enumerate(ranked, start=1)]
+
+
+@router.post("/{project_id}/applications", status_code=status.HTTP_201_CREATED)
+async def apply(
+    project_id: str, body: ApplicationIn, unit: UnitDep, response: Response
+) -> dict[str, str]:
+    project, application_id = await service.apply(
+        unit, project_id=project_id, company_id=body.company_id, message=body.message
+    )
+    response.headers["ETag"] = f'"{project.version}"'
+    return {"application_id": application_id}
+
+
+@router.post("/{project_id}/applications/{application_id}/{decision}")
+async def decide(
+    project_id: str,
+    application_id: str,
+    decision: Decision,
+    unit: UnitDep,
+    response: Response,
+) -> ProjectPublic:
+    project = await service.decide(
+        unit, project_id=project_id, application_id=application_id, accept=decision == "accept"
+    )
+    return _out(project, response)
+
+
+@router.post("/{project_id}/invitations", status_code=status.HTTP_201_CREATED)
+async def invite(
+    project_id: str, body: InvitationIn, unit: UnitDep, response: Response
+) -> dict[str, str]:
+    project, invitation_id = await service.invite(
+        unit, project_id=project_id, company_id=body.company_id, message=body.message
+    )
+    response.headers["ETag"] = f'"{project.version}"'
+    return {"invitation_id": invitation_id}
+
+
+@router.post("/{project_id}/invitations/{invitation_id}/{decision}")
+async def answer(
+    project_id: str,
+    invitation_id: str,
+    decision: Decision,
+    unit: UnitDep,
+    response: Response,
+) -> ProjectPublic:
+    project = await service.answer(
+        unit, project_id=project_id, invitation_id=invitation_id, accept=decision == "accept"
+    )
+    return _out(project, response)
+
+
+@router.post("/{project_id}/milestones", status_code=status.HTTP_201_CREATED)
+async def add_milestone(
+    project_id: str, body: MilestoneIn, unit: UnitDep, version: IfMatch, response: Response
+) -> ProjectPublic:
+    project = await service.change(
+        unit,
+        project_id=project_id,
+        expected_version=version,
+        action=lambda p: p.add_milestone(body.title, body.due_on),
+    )
+    return _out(project, response)
+
+
+@router.post("/{project_id}/milestones/{milestone_id}/reached")
+async def reach_milestone(
+    project_id: str, milestone_id: str, unit: UnitDep, version: IfMatch, response: Response
+) -> ProjectPublic:
+    """Announces the milestone to the partners (MilestoneReached)."""
+    project = await service.change(
+        unit,
+        project_id=project_id,
+        expected_version=version,
+        action=lambda p: p.reach_milestone(milestone_id),
+    )
+    return _out(project, response)
