@@ -71,8 +71,45 @@ async def test_erasure_purges_personal_data_from_every_service(
             return projects.status_code == 200 and bool(projects.json()["clusters"]) and noticed
 
         await eventually(known_everywhere, what="the company to be known by every service")
+
+        # It applies to a project with a message that names its contact.
+        lead = await client.post(
+            f"{system.registry.url}/companies",
+            json={"legal_name": "Pilote", "country": "CH", "roles": ["watch_brand"]},
+        )
+        lead_id = lead.json()["id"]
+        await client.put(
+            f"{system.registry.url}/clusters/{cluster.json()['id']}/members/{lead_id}", json={}
+        )
+
+        async def lead_known() -> bool:
+            found = await client.get(f"{system.projects.url}/companies/{lead_id}")
+            return found.status_code == 200 and bool(found.json()["clusters"])
+
+        await eventually(lead_known, what="the lead in projects' read model")
+        project = await client.post(
+            f"{system.projects.url}/projects",
+            json={
+                "cluster_id": cluster.json()["id"],
+                "lead_company_id": lead_id,
+                "title": "Émail grand feu",
+                "kind": "new_process",
+            },
+        )
+        project_url = f"{system.projects.url}/projects/{project.json()['id']}"
+        await client.post(
+            f"{project_url}/call",
+            json={"needed_capabilities": ["dials.enamel"], "deadline": "2099-01-01"},
+            headers={"If-Match": '"1"'},
+        )
+        applied = await client.post(
+            f"{project_url}/applications",
+            json={"company_id": company_id, "message": f"Contact : {PERSONAL['contact_name']}"},
+        )
+        assert applied.status_code == 201, applied.text
         before = await _dump(mongo, system.notifications.database)
         assert PERSONAL["legal_name"] in before  # the check below can fail
+        assert PERSONAL["contact_name"] in await _dump(mongo, system.projects.database)
 
         erased = await client.post(f"{system.registry.url}/companies/{company_id}/erase")
         assert erased.status_code == 200

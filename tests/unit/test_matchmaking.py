@@ -61,6 +61,7 @@ def test_ranking_order_coverage_then_cluster_then_region_with_reasons() -> None:
     assert first.reasons[0] == "covers 2 of 2 needed capabilities: dials, cases"
     assert "outside the cluster" in first.reasons
     near = ranked[1]
-    assert near.same_cluster and near.same_region
+    assert near.same_cluster
+    assert near.same_region
     assert "member of the project's cluster" in near.reasons
     assert "same region as the lead (Bourgogne-Franche-Comté)" in near.reasons

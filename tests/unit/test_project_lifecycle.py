@@ -1,7 +1,7 @@
 """The project state machine: every legal and every illegal transition, and the rules around
 calls, applications, invitations and milestones."""
 
-from datetime import date, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -37,7 +37,7 @@ def test_the_machine_is_the_one_of_the_brief() -> None:
             ("active", "cancelled"),
         ]
     )
-    assert FINAL == {Status.COMPLETED, Status.CANCELLED}
+    assert {Status.COMPLETED, Status.CANCELLED} == FINAL
     assert len(LEGAL) + len(ILLEGAL) == len(Status) ** 2
 
 
@@ -72,7 +72,7 @@ def _in(status: Status) -> Project:
     if status is Status.CANCELLED:
         project.cancel()
         return project
-    project.open_call(needed=("movements",), deadline=date.today() + timedelta(days=30))
+    project.open_call(needed=("movements",), deadline=datetime.now(UTC).date() + timedelta(days=30))
     if status is Status.OPEN_FOR_PARTNERS:
         return project
     project.apply("p1", "hello")
@@ -156,7 +156,7 @@ def test_applications_need_an_open_call_before_its_deadline() -> None:
         _in(Status.DRAFT).apply("p1", "")
     project = _project()
     with pytest.raises(Conflict, match="future"):
-        project.open_call(needed=("dials",), deadline=date.today())
+        project.open_call(needed=("dials",), deadline=datetime.now(UTC).date())
     project = _in(Status.OPEN_FOR_PARTNERS)
     project.close_call()
     with pytest.raises(Conflict, match="open call"):

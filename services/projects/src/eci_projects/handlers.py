@@ -13,6 +13,7 @@ from eci_common.events.registry import (
 )
 from eci_common.logging import get_logger
 from eci_projects.read_model import CompanyDirectory
+from eci_projects.repository import ProjectRepository
 
 log = get_logger(__name__)
 
@@ -20,8 +21,13 @@ log = get_logger(__name__)
 PROFILE_FIELDS = ("legal_name", "country", "region", "roles", "capabilities", "registered_at")
 
 
-def register_handlers(consumer: EventConsumer, directory: CompanyDirectory) -> None:
-    """Attaches the registry-event handlers to the service's consumer."""
+def register_handlers(
+    consumer: EventConsumer,
+    directory: CompanyDirectory,
+    projects: ProjectRepository | None = None,
+) -> None:
+    """Attaches the registry-event handlers to the service's consumer. Without `projects`
+    (a read-model rebuild) an erasure touches the read model only."""
 
     @consumer.on(CompanyRegisteredV1)
     async def registered(event: Event[CompanyRegisteredV1]) -> None:
@@ -51,7 +57,15 @@ def register_handlers(consumer: EventConsumer, directory: CompanyDirectory) -> N
         data = event.data
         purge = dict.fromkeys(PROFILE_FIELDS)
         await directory.apply(data.company_id, data.version, {**purge, "status": "erased"})
-        log.info("company_purged", company_id=data.company_id)
+        forgotten = 0
+        if projects is not None:
+            for project in await projects.involving(data.company_id):
+                if project.forget(data.company_id):
+                    # Same version: no event is due, and a concurrent change simply wins the
+                    # guard; the redelivery after a StaleVersion retry finishes the purge.
+                    await projects.save(project, [], expected_version=project.version)
+                    forgotten += 1
+        log.info("company_purged", company_id=data.company_id, projects=forgotten)
 
     @consumer.on(MemberJoinedV1)
     async def joined(event: Event[MemberJoinedV1]) -> None:

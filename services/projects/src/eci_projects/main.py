@@ -26,9 +26,9 @@ def create_app(settings: Settings) -> FastAPI:
         configure_logging(settings, service=SERVICE)
         runtime = ServiceRuntime(settings, service=SERVICE)
         directory = MongoCompanyDirectory(runtime.db["companies"], runtime.db["memberships"])
-        consumer = runtime.consumer(topics.REGISTRY_COMPANIES, topics.REGISTRY_CLUSTERS)
-        register_handlers(consumer, directory)
         projects = MongoProjectRepository(runtime.db["projects"], runtime.locks)
+        consumer = runtime.consumer(topics.REGISTRY_COMPANIES, topics.REGISTRY_CLUSTERS)
+        register_handlers(consumer, directory, projects)
         app.state.runtime = runtime
         app.state.directory = directory
         app.state.projects = projects

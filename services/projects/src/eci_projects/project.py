@@ -339,6 +339,18 @@ class Project:
         )
         return milestone
 
+    # -- erasure ----------------------------------------------------------------------------
+
+    def forget(self, company_id: str) -> bool:
+        """GDPR: the messages an erased company wrote or received may name people; they go.
+        Its id stays, so the project's history keeps its shape. True if anything changed."""
+        changed = False
+        for request in (*self.applications, *self.invitations):
+            if request.company_id == company_id and request.message:
+                request.message = ""
+                changed = True
+        return changed
+
     # -- helpers ----------------------------------------------------------------------------
 
     def _require_candidate(self, company_id: str) -> None:

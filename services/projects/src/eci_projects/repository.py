@@ -35,6 +35,8 @@ class ProjectRepository(Protocol):
         self, *, cluster_id: str | None, status: Status | None, company_id: str | None
     ) -> list[Project]: ...
 
+    async def involving(self, company_id: str) -> list[Project]: ...
+
 
 class MongoProjectRepository:
     """Projects in MongoDB; each document carries its own outbox."""
@@ -72,6 +74,10 @@ class MongoProjectRepository:
         document = await self._collection.find_one({"_id": project_id})
         return None if document is None else _from_document(document)
 
+    async def involving(self, company_id: str) -> list[Project]:
+        """Projects where the company applied or was invited."""
+        return await _involving(self._collection, company_id)
+
     async def find(
         self, *, cluster_id: str | None, status: Status | None, company_id: str | None
     ) -> list[Project]:
@@ -84,6 +90,13 @@ class MongoProjectRepository:
             query["$or"] = [{"lead_company_id": company_id}, {"partners": company_id}]
         found = await self._collection.find(query).sort("proposed_at", -1).limit(500).to_list()
         return [_from_document(document) for document in found]
+
+
+async def _involving(collection: Collection, company_id: str) -> list[Project]:
+    found = await collection.find(
+        {"$or": [{"applications.company_id": company_id}, {"invitations.company_id": company_id}]}
+    ).to_list()
+    return [_from_document(document) for document in found]
 
 
 def _day(value: date | None) -> str | None:
