@@ -91,6 +91,7 @@ async def test_project_journey_then_read_model_rebuild(system: System, mongo: Mo
                     "title": "Spiral en silicium",
                     "summary": "Un spiral commun aux calibres de la grappe.",
                     "kind": "innovation",
+                    "visibility": "all_members",
                     "milestones": [{"title": "Prototype"}],
                 },
                 headers={"X-Correlation-ID": "journey-2"},

@@ -166,6 +166,21 @@ async def test_who_may_apply_and_be_invited(client: httpx.AsyncClient) -> None:
     assert (await client.get("/projects/unknown")).status_code == 404
 
 
+async def test_a_project_open_to_all_members_takes_outsiders(client: httpx.AsyncClient) -> None:
+    project = (await client.post("/projects", json=_body(visibility="all_members"))).json()
+    url = f"/projects/{project['id']}"
+    await client.post(
+        f"{url}/call",
+        json={"needed_capabilities": ["assembly"], "deadline": "2099-01-01"},
+        headers={"If-Match": '"1"'},
+    )
+    ranked = (await client.get(f"{url}/candidates")).json()
+    assert [c["company_id"] for c in ranked] == ["partner", "outsider"]  # cluster first
+    assert (
+        await client.post(f"{url}/applications", json={"company_id": "outsider"})
+    ).status_code == 201
+
+
 async def test_listing_by_cluster_status_and_company(client: httpx.AsyncClient) -> None:
     url = await _open(client)
     project_id = url.rsplit("/", 1)[1]

@@ -15,7 +15,7 @@ from eci_common.events.projects import Candidate, CandidatesRankedV1
 from eci_common.logging import get_logger
 from eci_projects.clock import now
 from eci_projects.matchmaking import Ranked, rank
-from eci_projects.project import Description, Project
+from eci_projects.project import Description, Project, Visibility
 from eci_projects.read_model import CompanyDirectory, KnownCompany
 from eci_projects.repository import ProjectRepository
 
@@ -130,10 +130,14 @@ async def candidates(unit: Unit, project: Project) -> list[Ranked]:
         return []
     excluded = set(project.partners)
     excluded |= {a.company_id for a in project.applications if a.decision.value == "pending"}
+    members = await unit.directory.members_of(project.cluster_id)
+    companies = await unit.directory.all(limit=10_000)
+    if project.description.visibility is Visibility.CLUSTER:
+        companies = [company for company in companies if company.id in members]
     return rank(
         needed=tuple(needed),
-        companies=await unit.directory.all(limit=10_000),
-        cluster_members=await unit.directory.members_of(project.cluster_id),
+        companies=companies,
+        cluster_members=members,
         lead=lead,
         excluded=excluded,
     )
