@@ -15,6 +15,7 @@ Outcomes of one record:
 """
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,6 +34,7 @@ from eci_common.events.base import EventPayload
 from eci_common.idempotency import IdempotencyRecord
 from eci_common.kafka import RecordPublisher
 from eci_common.logging import get_logger
+from eci_common.metrics import Metrics
 from eci_common.mongo import TRANSIENT_MONGO_ERRORS
 from eci_common.settings import ConsumerSettings
 
@@ -80,8 +82,11 @@ class EventConsumer:
         dead_letters: RecordPublisher,
         dead_letter_topic: str,
         settings: ConsumerSettings,
+        metrics: Metrics | None = None,
     ) -> None:
         self.group = group
+        self._metrics = metrics
+        self.subscribers: list[Any] = []  # FastStream subscribers, for lag
         self._processed = processed
         self._dead_letters = dead_letters
         self._dead_letter_topic = dead_letter_topic
@@ -100,13 +105,16 @@ class EventConsumer:
     def subscribe(self, broker: KafkaBroker, *topics: str) -> None:
         """Attaches this consumer to a broker, committing manually after each record."""
 
-        @broker.subscriber(
+        subscriber = broker.subscriber(
             *topics,
             group_id=self.group,
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
             max_poll_interval_ms=600_000,
         )
+        self.subscribers.append(subscriber)
+
+        @subscriber
         async def consume(message: KafkaMessage) -> None:
             raw = message.raw_message
             assert not isinstance(raw, tuple)  # noqa: S101 - not a batch subscriber
@@ -124,6 +132,17 @@ class EventConsumer:
 
     async def process(self, record: ReceivedRecord) -> None:
         """Handles one record; returns once it is safe to commit its offset."""
+        started = time.perf_counter()
+        outcome, event_type = await self._process(record)
+        if self._metrics is not None:
+            labels = (self._metrics.service, self.group, event_type, outcome)
+            self._metrics.consumed.labels(*labels).inc()
+            if outcome == "handled":
+                self._metrics.handler_seconds.labels(self._metrics.service, event_type).observe(
+                    time.perf_counter() - started
+                )
+
+    async def _process(self, record: ReceivedRecord) -> tuple[str, str]:  # noqa: PLR0911 - one return per outcome
         structlog.contextvars.unbind_contextvars(
             "correlation_id", "causation_id", "event_id", "event_type"
         )
@@ -131,7 +150,7 @@ class EventConsumer:
             meta = read_metadata(record.headers)
         except MalformedEvent as exc:
             await self._dead_letter(record, exc, attempts=1)
-            return
+            return "dead_lettered", "malformed"
         structlog.contextvars.bind_contextvars(
             correlation_id=meta.correlationid,
             causation_id=meta.id,
@@ -141,13 +160,13 @@ class EventConsumer:
         route = self._routes.get(meta.type)
         if route is None:
             if catalog.is_known(meta.type):
-                return  # another consumer's business
+                return "ignored", meta.type  # another consumer's business
             unknown = UnknownEventType(f"no contract for event type {meta.type!r}")
             await self._dead_letter(record, unknown, attempts=1)
-            return
+            return "dead_lettered", "unknown"
         if await self._retrying(lambda: self._processed.seen(self.group, meta)):
             log.info("event_duplicate_skipped", topic=record.topic, offset=record.offset)
-            return
+            return "duplicate", meta.type
         attempts = 0
         while True:
             attempts += 1
@@ -156,16 +175,17 @@ class EventConsumer:
                 break
             except PermanentError as exc:
                 await self._dead_letter(record, exc, attempts=attempts)
-                return
+                return "dead_lettered", meta.type
             except TRANSIENT_ERRORS as exc:
                 await self._backoff(exc, attempts)
             except Exception as exc:  # noqa: BLE001 - counted, then dead-lettered
                 if attempts >= self._settings.consumer_max_attempts:
                     await self._dead_letter(record, exc, attempts=attempts)
-                    return
+                    return "dead_lettered", meta.type
                 await self._backoff(exc, attempts)
         await self._retrying(lambda: self._processed.record(self.group, meta))
         log.info("event_handled", topic=record.topic, offset=record.offset, attempts=attempts)
+        return "handled", meta.type
 
     async def _retrying(self, operation: Callable[[], Awaitable[Any]]) -> Any:
         attempts = 0
@@ -182,6 +202,9 @@ class EventConsumer:
             self._settings.consumer_backoff_max_s,
         )
         log.warning("event_retry", error=repr(exc), attempts=attempts, retry_in_s=delay)
+        if self._metrics is not None:
+            kind = "transient" if isinstance(exc, TRANSIENT_ERRORS) else "error"
+            self._metrics.retried.labels(self._metrics.service, self.group, kind).inc()
         await asyncio.sleep(delay)
 
     async def _dead_letter(self, record: ReceivedRecord, exc: BaseException, attempts: int) -> None:

@@ -1,4 +1,5 @@
-"""What every REST API shares: correlation ids, domain errors as statuses, health endpoints."""
+"""What every REST API shares: correlation ids, domain errors as statuses, health endpoints,
+Prometheus metrics."""
 
 import uuid
 from typing import Any, Protocol
@@ -16,6 +17,7 @@ from eci_common.errors import (
     PreconditionRequired,
     StaleVersion,
 )
+from eci_common.metrics import metrics_router
 
 CORRELATION_HEADER = "X-Correlation-ID"
 
@@ -57,6 +59,7 @@ def install_common(app: FastAPI) -> None:
     """Middleware and error mapping shared by every service's API."""
     app.add_middleware(CorrelationMiddleware)
     app.add_exception_handler(DomainError, _domain_error)
+    app.include_router(metrics_router())
 
 
 class Readiness(Protocol):

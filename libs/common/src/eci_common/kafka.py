@@ -5,6 +5,7 @@ leader fails and can duplicate or reorder on retry. Every producer here waits fo
 replicas and is idempotent.
 """
 
+import logging
 from typing import Protocol
 
 from faststream.kafka import KafkaBroker
@@ -24,6 +25,10 @@ def create_broker(
         enable_idempotence=True,
         request_timeout_ms=settings.kafka_request_timeout_ms,
         graceful_timeout=graceful_timeout,
+        # FastStream's per-record lines go through our structured logging, at DEBUG: the
+        # consumer logs each outcome itself, with the event's correlation id.
+        logger=logging.getLogger("faststream.eci"),
+        log_level=logging.DEBUG,
     )
 
 

@@ -22,6 +22,7 @@ from eci_common.events.base import EventPayload
 from eci_common.kafka import RecordPublisher
 from eci_common.locks import DocumentLocks
 from eci_common.logging import get_logger
+from eci_common.metrics import Metrics
 from eci_common.mongo import Collection, Document
 from eci_common.settings import OutboxSettings
 
@@ -77,7 +78,9 @@ class OutboxRelay:
         publisher: RecordPublisher,
         settings: OutboxSettings,
         locks: DocumentLocks,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics
         self._collections = collections
         self._locks = locks
         self._publisher = publisher
@@ -181,6 +184,9 @@ class OutboxRelay:
             raise
         await self._release(collection, document["_id"], entries)
         self.published += len(entries)
+        if self._metrics is not None:
+            for entry in entries:
+                self._metrics.published.labels(self._metrics.service, entry["topic"]).inc()
         log.debug("outbox_published", aggregate=document["_id"], events=len(entries))
         return len(entries)
 

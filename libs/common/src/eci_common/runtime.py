@@ -15,6 +15,7 @@ from eci_common.idempotency import ProcessedEvents
 from eci_common.kafka import BrokerPublisher, create_broker
 from eci_common.locks import DocumentLocks
 from eci_common.logging import get_logger
+from eci_common.metrics import Metrics
 from eci_common.mongo import Collection, Database, create_mongo_client, ping
 from eci_common.outbox import OutboxRelay, ensure_outbox_indexes
 from eci_common.settings import ServiceSettings
@@ -39,6 +40,8 @@ class ServiceRuntime:
         self.relay: OutboxRelay | None = None
         # Shared by every writer of this process: repositories and the outbox relay.
         self.locks = DocumentLocks()
+        self.metrics = Metrics(service)
+        self._consumers: list[EventConsumer] = []
         self._outbox_collections: list[Collection] = []
 
     def consumer(self, *topics: str) -> EventConsumer:
@@ -49,14 +52,18 @@ class ServiceRuntime:
             dead_letters=self.publisher,
             dead_letter_topic=dead_letter_topic(self.service),
             settings=self.settings,
+            metrics=self.metrics,
         )
         consumer.subscribe(self.broker, *topics)
+        self._consumers.append(consumer)
         return consumer
 
     def outbox(self, collections: Sequence[Collection]) -> OutboxRelay:
         """The relay of the collections whose documents carry an outbox."""
         self._outbox_collections = list(collections)
-        self.relay = OutboxRelay(collections, self.publisher, self.settings, self.locks)
+        self.relay = OutboxRelay(
+            collections, self.publisher, self.settings, self.locks, self.metrics
+        )
         return self.relay
 
     async def start(self) -> None:
@@ -88,6 +95,28 @@ class ServiceRuntime:
         if self.relay is not None and checks["mongodb"]["ok"]:
             checks["outbox"] = {"ok": True, "backlog": await self.relay.backlog()}
         return checks
+
+    async def refresh_metrics(self) -> None:
+        """Gauges read at scrape time: outbox backlog and consumer lag."""
+        if self.relay is not None:
+            try:
+                backlog = await asyncio.wait_for(self.relay.backlog(), 2)
+            except Exception:  # noqa: BLE001 - a scrape must answer even when the db does not
+                backlog = -1
+            self.metrics.outbox_backlog.labels(self.service).set(backlog)
+        for consumer in self._consumers:
+            for subscriber in consumer.subscribers:
+                kafka = getattr(subscriber, "consumer", None)
+                if kafka is None:
+                    continue
+                for partition in kafka.assignment():
+                    end = kafka.highwater(partition)
+                    if end is None:
+                        continue
+                    position = await kafka.position(partition)
+                    self.metrics.consumer_lag.labels(
+                        self.service, partition.topic, str(partition.partition)
+                    ).set(max(end - position, 0))
 
     async def _until_ready(self, name: str, attempt: Any) -> None:
         delay = 0.5
