@@ -1,4 +1,4 @@
-"""A Kafka broker of the test's own (infra/kafka.sh on free ports, data in a temporary folder),
+"""A Kafka broker (and a FerretDB) of the test's own (infra/kafka.sh on free ports, data in a temporary folder),
 for tests that stop, kill or restart the broker without disturbing any other test."""
 
 import os
@@ -49,3 +49,35 @@ class PrivateKafka:
 
     def kill(self) -> None:
         self._run("kill")
+
+
+@dataclass
+class PrivateFerretDB:
+    """A FerretDB of the test's own (infra/ferretdb.sh on free ports, data in a temp folder)."""
+
+    state_dir: Path
+    port: int
+    debug_port: int
+
+    @classmethod
+    def create(cls, state_dir: Path) -> "PrivateFerretDB":
+        return cls(state_dir=state_dir, port=free_port(), debug_port=free_port())
+
+    @property
+    def uri(self) -> str:
+        return f"mongodb://127.0.0.1:{self.port}/"
+
+    def _run(self, *args: str) -> None:
+        env = {
+            **os.environ,
+            "FERRETDB_PORT": str(self.port),
+            "FERRETDB_DEBUG_PORT": str(self.debug_port),
+            "ECI_STATE_DIR": str(self.state_dir),
+        }
+        subprocess.run([str(INFRA / "ferretdb.sh"), *args], env=env, check=True, timeout=180)
+
+    def start(self) -> None:
+        self._run("start")
+
+    def stop(self) -> None:
+        self._run("stop")

@@ -25,6 +25,7 @@ class ServiceProcess:
     env: dict[str, str]
     log_path: Path
     port: int
+    module: str | None = None  # defaults to the service's own, eci_<name>
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -39,7 +40,7 @@ class ServiceProcess:
         assert self.process is None or self.process.poll() is not None, "already running"
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", f"eci_{self.name}"],
+            [sys.executable, "-m", self.module or f"eci_{self.name}"],
             cwd=REPO,
             env=self.env,
             stdout=log,

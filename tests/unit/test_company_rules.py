@@ -2,8 +2,10 @@
 
 import pytest
 
+from eci_common import topics
 from eci_common.errors import Conflict, Gone, NotFound
 from eci_common.events.registry import (
+    CompanyContactsChangedV1,
     CompanyDeactivatedV1,
     CompanyErasedV1,
     CompanyReactivatedV1,
@@ -49,9 +51,12 @@ def _company() -> Company:
     )
 
 
-def test_registration_causes_one_event_with_the_public_profile_only() -> None:
+def test_registration_causes_one_public_event_with_the_public_profile_only() -> None:
     company = _company()
-    [event] = company.pending
+    [event, contacts] = company.pending
+    assert isinstance(contacts, CompanyContactsChangedV1)  # internal topic, notifications only
+    assert contacts.topic not in topics.PUBLIC_TOPICS
+    assert [c.email for c in contacts.contacts] == ["anne@boitiers.example"]
     assert isinstance(event, CompanyRegisteredV1)
     assert event.company_id == company.id
     assert event.version == 1
@@ -82,9 +87,13 @@ def test_consent_date_is_kept_while_consent_stands_and_dropped_when_withdrawn() 
     company.update({"contacts": (same,)})
     [kept] = company.live_profile().contacts
     assert kept.consent_at == before.consent_at
+    company.pending.clear()
     company.update({"contacts": (Contact(name="Anne Martin", email="anne@boitiers.example"),)})
     [withdrawn] = company.live_profile().contacts
     assert withdrawn.consent_at is None
+    [_, announced] = company.pending  # the new list, without consent, for notifications
+    assert isinstance(announced, CompanyContactsChangedV1)
+    assert announced.contacts[0].consent is False
 
 
 def test_deactivate_and_reactivate_once_each() -> None:
@@ -95,7 +104,7 @@ def test_deactivate_and_reactivate_once_each() -> None:
     company.reactivate()
     with pytest.raises(Conflict):
         company.reactivate()
-    kinds = [type(event) for event in company.pending[1:]]
+    kinds = [type(event) for event in company.pending[2:]]
     assert kinds == [CompanyDeactivatedV1, CompanyReactivatedV1]
     assert company.version == 3
 
@@ -107,6 +116,9 @@ def test_erasure_leaves_a_tombstone_and_refuses_later_changes() -> None:
     assert company.profile is None
     assert company.status is CompanyStatus.ERASED
     assert isinstance(company.pending[-1], CompanyErasedV1)
+    cleared = company.pending[-2]  # overwrites the contacts on the compacted topic
+    assert isinstance(cleared, CompanyContactsChangedV1)
+    assert cleared.contacts == []
     with pytest.raises(Gone):
         company.update({"city": "Paris"})
     with pytest.raises(Gone):

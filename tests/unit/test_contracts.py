@@ -16,6 +16,7 @@ from eci_common import schemas
 from eci_common.envelope import EventMetadata, new_event, to_record
 from eci_common.events.base import EventPayload
 from eci_common.events.catalog import EVENT_MODELS
+from eci_common.events.notifications import NotificationDeliveredV1, NotificationFailedV1
 from eci_common.events.projects import (
     ApplicationSubmittedV1,
     CallForPartnersClosedV1,
@@ -36,11 +37,13 @@ from eci_common.events.registry import (
     ClusterClosedV1,
     ClusterCreatedV1,
     ClusterUpdatedV1,
+    CompanyContactsChangedV1,
     CompanyDeactivatedV1,
     CompanyErasedV1,
     CompanyReactivatedV1,
     CompanyRegisteredV1,
     CompanyUpdatedV1,
+    ContactV1,
     MemberJoinedV1,
     MemberLeftV1,
 )
@@ -87,6 +90,44 @@ SAMPLES: dict[type[EventPayload], EventPayload] = {
         company_id="cmp-01HZX3K9", version=4, reactivated_at=AT
     ),
     CompanyErasedV1: CompanyErasedV1(company_id="cmp-01HZX3K9", version=5, erased_at=AT),
+    CompanyContactsChangedV1: CompanyContactsChangedV1(
+        company_id="cmp-01HZX3K9",
+        version=2,
+        contacts=[
+            ContactV1(
+                name="Anne Exemple",
+                email="anne@cadrans-du-doubs.example",
+                language="en",
+                consent=True,
+                consent_at=AT,
+                role="R&D",
+            )
+        ],
+        changed_at=AT,
+    ),
+    NotificationDeliveredV1: NotificationDeliveredV1(
+        notification_id="9f2c61d0a4b3e8f7",
+        version=2,
+        channel="email",
+        kind="member_joined",
+        cause_event_type="fr.horlogerie.eci.registry.cluster.member-joined.v1",
+        cause_event_id="4f1e2d3c-0000-4000-8000-000000000001",
+        recipient_company_id="cmp-01HZX3K9",
+        attempts=1,
+        delivered_at=AT,
+    ),
+    NotificationFailedV1: NotificationFailedV1(
+        notification_id="0a1b2c3d4e5f6a7b",
+        version=6,
+        channel="webhook",
+        kind="call_opened",
+        cause_event_type="fr.horlogerie.eci.projects.call.opened.v1",
+        cause_event_id="4f1e2d3c-0000-4000-8000-000000000002",
+        subscription_id="sub-erp-01",
+        attempts=5,
+        reason="HTTP 503 from the endpoint",
+        failed_at=AT,
+    ),
     ClusterCreatedV1: ClusterCreatedV1(
         cluster_id="cls-mouvements",
         version=1,

@@ -54,6 +54,11 @@ def configure_logging(settings: LogSettings, *, service: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())
+    # FastStream installs its own colored handlers: route its lines through ours instead.
+    for name in ("faststream", "faststream.access", "faststream.eci"):
+        framework = logging.getLogger(name)
+        framework.handlers.clear()
+        framework.propagate = True
     # aiokafka reports every failed reconnection at ERROR; our own lines say what matters.
     logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))
     logging.getLogger("uvicorn.access").setLevel(max(logging.WARNING, root.level))
