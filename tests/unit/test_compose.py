@@ -21,7 +21,8 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
 
 APP_SERVICES = {"registry": 8001, "projects": 8002, "notifications": 8003}
-ALL_SERVICES = {"kafka", "mongo", "topics", *APP_SERVICES}
+OPERATOR_SERVICES = {"kafka-ui", "prometheus"}
+ALL_SERVICES = {"kafka", "mongo", "topics", *APP_SERVICES, *OPERATOR_SERVICES}
 
 SHARED_ENV = {
     "KAFKA_BOOTSTRAP_SERVERS": "kafka:9092",
@@ -141,6 +142,12 @@ def test_compose_declares_the_services_and_the_topics_job() -> None:
     assert "KAFKA_TOPICS_CMD: /opt/kafka/bin/kafka-topics.sh" in topics
     assert re.search(r'^\s*restart: "no"$', topics, re.MULTILINE)
 
+    for name in OPERATOR_SERVICES:  # optional: only with `--profile operator`
+        assert re.search(r"^\s*profiles: \[operator\]$", service_block(name), re.MULTILINE), name
+    assert "./infra/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in service_block("prometheus")
+    for target in ("registry:8001", "projects:8002", "notifications:8003"):
+        assert target in (ROOT / "infra" / "prometheus.yml").read_text()
+
     for name, port in APP_SERVICES.items():
         block = service_block(name)
         assert re.search(rf"^\s*SERVICE: {name}$", block, re.MULTILINE), f"{name}: build arg"
@@ -220,7 +227,7 @@ def compose_config(tmp_path: Path, env_file: Path | None = None, **env: str) -> 
 def test_compose_config_with_the_defaults(tmp_path: Path) -> None:
     config = compose_config(tmp_path)
     services: dict[str, Any] = config["services"]
-    assert set(services) == ALL_SERVICES
+    assert set(services) == ALL_SERVICES - OPERATOR_SERVICES  # the profile is off by default
 
     kafka = services["kafka"]
     assert kafka["image"] == "apache/kafka:4.1.0"

@@ -17,6 +17,17 @@ from eci_projects.repository import ProjectRepository
 
 log = get_logger(__name__)
 
+# What projects consumes, for its AsyncAPI document.
+HANDLED_EVENTS = (
+    CompanyRegisteredV1,
+    CompanyUpdatedV1,
+    CompanyDeactivatedV1,
+    CompanyReactivatedV1,
+    CompanyErasedV1,
+    MemberJoinedV1,
+    MemberLeftV1,
+)
+
 # Everything projects keeps of a company; an erasure removes all of it but the status.
 PROFILE_FIELDS = ("legal_name", "country", "region", "roles", "capabilities", "registered_at")
 

@@ -6,11 +6,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from eci_common import topics
+from eci_common.asyncapi import asyncapi_document
+from eci_common.asyncapi_http import asyncapi_router
 from eci_common.http import health_router, install_common
 from eci_common.logging import configure_logging
 from eci_common.runtime import ServiceRuntime
 from eci_projects import api_directory, api_projects
-from eci_projects.handlers import register_handlers
+from eci_projects.handlers import HANDLED_EVENTS, register_handlers
 from eci_projects.read_model import MongoCompanyDirectory
 from eci_projects.repository import MongoProjectRepository
 from eci_projects.settings import Settings
@@ -51,4 +53,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(api_projects.router)
     app.include_router(api_directory.router)
     app.include_router(health_router())
+    app.include_router(asyncapi_router(lambda: asyncapi_document(SERVICE, receives=HANDLED_EVENTS)))
     return app
