@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export UV_PYTHON_DOWNLOADS := never
 UV := uv
 
-.PHONY: help bootstrap infra-up infra-down run stop status lint contracts typecheck unit test clean
+.PHONY: help bootstrap infra-up infra-down run stop status lint contracts compat typecheck unit test clean
 
 help: ## list the recipes
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -36,10 +36,14 @@ status: ## what runs
 	@infra/ferretdb.sh status || true
 	@infra/services.sh status || true
 
-lint: ## ruff (check and format), and the committed event contracts match the code
+lint: ## ruff (check and format), the committed event contracts match the code and stay compatible
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen python -m eci_common.schemas --check
+	@$(MAKE) --no-print-directory compat
+
+compat: ## no breaking change to any event contract committed up to origin/main (else HEAD); REF=<ref> to choose
+	$(UV) run --frozen python -m eci_common.compatibility --history $(if $(REF),--against $(REF))
 
 contracts: ## regenerate the committed JSON Schemas from the event models
 	$(UV) run --frozen python -m eci_common.schemas

@@ -70,7 +70,10 @@ async def test_erasure_purges_personal_data_from_every_service(
             noticed = any(n["company_id"] == company_id for n in inbox.json())
             return projects.status_code == 200 and bool(projects.json()["clusters"]) and noticed
 
-        await eventually(known_everywhere, what="the company to be known by every service")
+        # A fresh consumer group reads the shared topics' history first: give it time.
+        await eventually(
+            known_everywhere, timeout=90, what="the company to be known by every service"
+        )
 
         # It applies to a project with a message that names its contact.
         lead = await client.post(

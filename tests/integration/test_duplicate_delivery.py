@@ -10,10 +10,17 @@ from eci_common.envelope import new_event, to_record
 from eci_common.events.registry import CompanyRegisteredV1
 from eci_common.idempotency import ProcessedEvents
 from eci_common.kafka import BrokerPublisher, create_broker
+from eci_common.locks import DocumentLocks
 from eci_common.mongo import MongoClient
 from eci_common.settings import ConsumerSettings, KafkaSettings
+from eci_notifications.contacts import MongoContactBook
+from eci_notifications.digest import DigestLog
+from eci_notifications.directory import Directory
 from eci_notifications.handlers import register_handlers
 from eci_notifications.repository import MongoNotificationRepository
+from eci_notifications.service import Notifier
+from eci_notifications.subscriptions import MongoSubscriptionRepository
+from eci_notifications.templates import Renderer
 from support.endpoints import Endpoints
 from support.kafka_io import create_topic, produce
 from support.polling import eventually
@@ -26,7 +33,17 @@ async def test_redelivered_event_notifies_staff_once(
 ) -> None:
     topic = await create_topic(endpoints.kafka_bootstrap)
     database = mongo[f"t_{run_id}_notifications"]
-    repository = MongoNotificationRepository(database["notifications"])
+    locks = DocumentLocks()
+    repository = MongoNotificationRepository(database["notifications"], locks)
+    notifier = Notifier(
+        notifications=repository,
+        contacts=MongoContactBook(database["contacts"], database["preferences"], locks),
+        directory=Directory(database, locks),
+        subscriptions=MongoSubscriptionRepository(database["webhook_subscriptions"], locks),
+        renderer=Renderer(),
+        candidates_top_n=5,
+        wake_delivery=lambda: None,
+    )
     processed = database["processed_events"]
 
     broker = create_broker(
@@ -41,7 +58,7 @@ async def test_redelivered_event_notifies_staff_once(
         dead_letter_topic=topic,
         settings=ConsumerSettings(consumer_group=f"t-{run_id}"),
     )
-    register_handlers(consumer, repository)
+    register_handlers(consumer, notifier, DigestLog(database["digests"]))
     consumer.subscribe(broker, topic)
 
     event = new_event(

@@ -1,11 +1,14 @@
 """Reading and writing raw records on the real broker, as an outside client would."""
 
+import asyncio
 import uuid
+from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from eci_common.envelope import KafkaRecord
+from eci_common.envelope import KafkaRecord, new_event, to_record
+from eci_common.events.registry import CompanyRegisteredV1
 
 
 async def create_topic(bootstrap: str, partitions: int = 3) -> str:
@@ -33,6 +36,45 @@ async def produce(bootstrap: str, records: list[KafkaRecord]) -> None:
             )
     finally:
         await producer.stop()
+
+
+async def produce_many(bootstrap: str, records: list[KafkaRecord], chunk: int = 500) -> None:
+    """Like `produce`, pipelined: sends a chunk, then waits for all its acknowledgements."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        for start in range(0, len(records), chunk):
+            futures = [
+                await producer.send(
+                    r.topic,
+                    r.body,
+                    key=r.key.encode(),
+                    headers=[(name, value.encode()) for name, value in r.headers.items()],
+                )
+                for r in records[start : start + chunk]
+            ]
+            await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+def company_records(prefix: str, count: int) -> list[KafkaRecord]:
+    """`count` CompanyRegistered records with company ids `<prefix>-<n>`."""
+    return [
+        to_record(
+            new_event(
+                CompanyRegisteredV1(
+                    company_id=f"{prefix}-{index}",
+                    version=1,
+                    legal_name=f"Entreprise {index}",
+                    country="FR",
+                    registered_at=datetime.now(UTC),
+                ),
+                source="/eci/registry",
+            )
+        )
+        for index in range(count)
+    ]
 
 
 async def read_all(

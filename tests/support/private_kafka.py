@@ -1,5 +1,5 @@
-"""A Kafka broker (and a FerretDB) of the test's own (infra/kafka.sh on free ports, data in a temporary folder),
-for tests that stop, kill or restart the broker without disturbing any other test."""
+"""A Kafka broker (and a FerretDB) of the test's own (infra scripts on free ports, data in a
+temporary folder), for tests that stop, kill or restart them without disturbing other tests."""
 
 import os
 import shutil

@@ -8,6 +8,7 @@ Each handled event inserts one document keyed by its event id into `effects`.
 """
 
 import asyncio
+import contextlib
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -36,10 +37,8 @@ def create_app(settings: ServiceSettings, topic: str, seconds: float) -> FastAPI
         async def handle(event: Event[CompanyRegisteredV1]) -> None:
             await effects.update_one({"_id": "started"}, {"$inc": {"count": 1}}, upsert=True)
             await asyncio.sleep(seconds)
-            try:
+            with contextlib.suppress(DuplicateKeyError):  # a redelivery after the effect
                 await effects.insert_one({"_id": event.meta.id, "company": event.data.company_id})
-            except DuplicateKeyError:
-                pass
 
         app.state.runtime = runtime
         await runtime.start()

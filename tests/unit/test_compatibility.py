@@ -292,6 +292,25 @@ def test_the_git_baseline_catches_a_breaking_change_in_the_models(
 
 
 @needs_git
+def test_the_history_catches_a_breaking_change_already_committed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    current = compatibility.current_contracts()
+    name = schemas.event_contract_name("fr.horlogerie.eci.registry.company.registered.v1")
+    current[name]["properties"]["version"]["type"] = "string"
+    monkeypatch.setattr(compatibility, "current_contracts", lambda: current)
+
+    problems, commits = compatibility.check_history("HEAD", today=date(2027, 1, 1))
+
+    assert commits >= 1
+    (problem,) = problems
+    assert problem.startswith(
+        "fr.horlogerie.eci.registry.company.registered.v1: $.version: type changed from "
+        "integer to string (against "
+    )
+
+
+@needs_git
 def test_the_command_exits_2_on_an_unknown_ref(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
         compatibility.main(["--against", "no-such-ref-anywhere"])

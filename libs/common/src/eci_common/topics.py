@@ -7,6 +7,10 @@ REGISTRY_COMPANIES: Final = "eci.registry.companies"
 REGISTRY_CLUSTERS: Final = "eci.registry.clusters"
 PROJECTS_PROJECTS: Final = "eci.projects.projects"
 NOTIFICATIONS_DELIVERIES: Final = "eci.notifications.deliveries"
+# Contacts are personal data: they travel only on this internal, compacted topic (latest value per
+# company), read by notifications alone; an erasure publishes an empty list, so compaction keeps
+# nothing personal. Integrators are not given it.
+REGISTRY_CONTACTS: Final = "eci.registry.contacts"
 
 PUBLIC_TOPICS: Final = frozenset(
     {REGISTRY_COMPANIES, REGISTRY_CLUSTERS, PROJECTS_PROJECTS, NOTIFICATIONS_DELIVERIES}
@@ -19,5 +23,8 @@ def dead_letter_topic(service: str) -> str:
 
 
 INTERNAL_TOPICS: Final = frozenset(
-    dead_letter_topic(service) for service in ("registry", "projects", "notifications")
+    {
+        REGISTRY_CONTACTS,
+        *(dead_letter_topic(service) for service in ("registry", "projects", "notifications")),
+    }
 )

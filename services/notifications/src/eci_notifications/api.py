@@ -1,4 +1,4 @@
-"""Notifications REST API: the in-app inbox."""
+"""Notifications REST API: the in-app inboxes (staff, company, contact) and delivery states."""
 
 from datetime import datetime
 from typing import Annotated
@@ -6,7 +6,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
-from eci_notifications.domain import STAFF, Channel, Notification
+from eci_common.errors import NotFound
+from eci_notifications.domain import STAFF, Channel, Notification, RecipientKind, Status
 from eci_notifications.repository import NotificationRepository
 
 
@@ -48,15 +49,106 @@ class NotificationPublic(BaseModel):
         )
 
 
-router = APIRouter(prefix="/notifications", tags=["inbox"])
+class DeliveryPublic(BaseModel):
+    """One notification on one channel and where its delivery stands. No address: the e-mail
+    address is personal data, the recipient (a contact id) is enough to follow it."""
+
+    id: str
+    recipient: str
+    recipient_kind: RecipientKind
+    recipient_company_id: str | None
+    channel: Channel
+    kind: str
+    family: str
+    status: Status
+    reason: str | None
+    digest: bool
+    attempts: int
+    next_attempt_at: datetime | None
+    sent_at: datetime | None
+    event_type: str
+    event_id: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, n: Notification) -> "DeliveryPublic":
+        return cls(
+            id=n.id,
+            recipient=n.recipient,
+            recipient_kind=n.recipient_kind,
+            recipient_company_id=n.recipient_company_id,
+            channel=n.channel,
+            kind=n.kind,
+            family=n.family,
+            status=n.status,
+            reason=n.reason,
+            digest=n.digest,
+            attempts=n.attempts,
+            next_attempt_at=n.next_attempt_at,
+            sent_at=n.sent_at,
+            event_type=n.event_type,
+            event_id=n.event_id,
+            created_at=n.created_at,
+        )
 
 
-@router.get("")
+class UnreadCount(BaseModel):
+    """How many inbox notifications a recipient has not read."""
+
+    recipient: str
+    unread: int
+
+
+router = APIRouter(tags=["inbox"])
+Recipient = Annotated[str, Query(min_length=1, max_length=100)]
+
+
+@router.get("/notifications")
 async def list_notifications(
     repository: RepositoryDep,
-    recipient: Annotated[str, Query(min_length=1, max_length=100)] = STAFF,
+    recipient: Recipient = STAFF,
+    unread: bool = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[NotificationPublic]:
-    """Newest first."""
-    notifications = await repository.list_for(recipient, limit=limit)
+    """The inbox of `recipient` (`staff`, a company id or a contact id), newest first."""
+    notifications = await repository.list_for(recipient, limit=limit, unread_only=unread)
     return [NotificationPublic.of(notification) for notification in notifications]
+
+
+@router.get("/notifications/unread-count")
+async def unread_count(repository: RepositoryDep, recipient: Recipient = STAFF) -> UnreadCount:
+    return UnreadCount(recipient=recipient, unread=await repository.unread_count(recipient))
+
+
+@router.post("/notifications/{notification_id}/read")
+async def mark_read(notification_id: str, repository: RepositoryDep) -> NotificationPublic:
+    """Idempotent; 404 for an unknown id or one that is not an inbox notification."""
+    found = await repository.get(notification_id)
+    if found is None or found.channel is not Channel.INBOX:
+        raise NotFound(f"no inbox notification {notification_id}")
+    marked = await repository.mark_read(notification_id)
+    assert marked is not None  # noqa: S101 - it was there a moment ago
+    return NotificationPublic.of(marked)
+
+
+@router.get("/deliveries")
+async def list_deliveries(
+    repository: RepositoryDep,
+    status: Status | None = None,
+    channel: Channel | None = None,
+    recipient: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[DeliveryPublic]:
+    """Delivery states, newest first: pending, sent, failed or suppressed, with the reason."""
+    found = await repository.deliveries(
+        status=status, channel=channel, recipient=recipient, limit=limit
+    )
+    return [DeliveryPublic.of(notification) for notification in found]
+
+
+@router.get("/deliveries/{notification_id}")
+async def get_delivery(notification_id: str, repository: RepositoryDep) -> DeliveryPublic:
+    found = await repository.get(notification_id)
+    if found is None:
+        raise NotFound(f"no notification {notification_id}")
+    return DeliveryPublic.of(found)

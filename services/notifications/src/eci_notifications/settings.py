@@ -1,5 +1,6 @@
 """Notifications settings: shared mixins plus defaults, prefixed `NOTIFICATIONS_`."""
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from eci_common.settings import ServiceSettings
@@ -15,3 +16,29 @@ class Settings(ServiceSettings):
     http_port: int = 8003
     mongodb_database: str = "eci_notifications"
     consumer_group: str = "eci-notifications"
+
+    # E-mail: a plain SMTP relay by default (the one of the host, or a test server).
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_sender: str = "ECI France Horlogerie <notifications@eci.example>"
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_timeout_s: float = Field(10.0, gt=0)
+
+    # Delivery worker: reads pending e-mails and webhook calls from the database.
+    delivery_poll_interval_s: float = Field(1.0, gt=0)
+    delivery_max_attempts: int = Field(6, ge=1)
+    delivery_backoff_initial_s: float = Field(30.0, gt=0)
+    delivery_backoff_max_s: float = Field(3600.0, gt=0)
+
+    # Webhooks: how long a receiver may take, and when an endpoint is switched off.
+    webhook_timeout_s: float = Field(5.0, gt=0)
+    webhook_disable_after: int = Field(10, ge=1)
+
+    # Daily digest, sent once a day at this hour (UTC) for the notifications of the day before.
+    digest_hour_utc: int = Field(7, ge=0, le=23)
+    digest_check_interval_s: float = Field(60.0, gt=0)
+
+    # Matchmaking: how many of the best-ranked candidates hear of a call.
+    candidates_top_n: int = Field(5, ge=0)

@@ -13,11 +13,13 @@ from typing import Any
 from eci_common.errors import Conflict, Gone
 from eci_common.events.base import EventPayload
 from eci_common.events.registry import (
+    CompanyContactsChangedV1,
     CompanyDeactivatedV1,
     CompanyErasedV1,
     CompanyReactivatedV1,
     CompanyRegisteredV1,
     CompanyUpdatedV1,
+    ContactV1,
 )
 from eci_registry.domain import HeadcountBand, Language, Membership, ValueChainRole, now
 
@@ -113,6 +115,8 @@ class Company:
                 company_id=company.id, version=1, registered_at=at, **company._public()
             )
         )
+        if company.live_profile().contacts:
+            company._contacts_changed()
         return company
 
     def live_profile(self) -> Profile:
@@ -138,6 +142,8 @@ class Company:
                 **self._public(),
             )
         )
+        if "contacts" in changed:
+            self._contacts_changed()
         return changed
 
     def deactivate(self, reason: str | None) -> None:
@@ -175,6 +181,8 @@ class Company:
         self.profile = None
         self._bump()
         self.erased_at = self.updated_at
+        # The empty list overwrites the contacts on the compacted topic: nothing personal stays.
+        self._contacts_changed()
         self.pending.append(
             CompanyErasedV1(company_id=self.id, version=self.version, erased_at=self.updated_at)
         )
@@ -184,6 +192,28 @@ class Company:
         self.live_profile()
         if self.status is not CompanyStatus.ACTIVE:
             raise Conflict(f"company {self.id} is {self.status.value}")
+
+    def _contacts_changed(self) -> None:
+        """The complete contact list (empty once erased), for notifications alone."""
+        contacts = self.profile.contacts if self.profile is not None else ()
+        self.pending.append(
+            CompanyContactsChangedV1(
+                company_id=self.id,
+                version=self.version,
+                contacts=[
+                    ContactV1(
+                        name=contact.name,
+                        email=contact.email,
+                        language=contact.language.value,
+                        consent=contact.consent,
+                        consent_at=contact.consent_at,
+                        role=contact.role,
+                    )
+                    for contact in contacts
+                ],
+                changed_at=self.updated_at,
+            )
+        )
 
     def _bump(self) -> None:
         self.version += 1

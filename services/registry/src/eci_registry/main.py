@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI
 
+from eci_common.asyncapi import asyncapi_document
+from eci_common.asyncapi_http import asyncapi_router
 from eci_common.http import health_router, install_common
 from eci_common.logging import configure_logging
 from eci_common.outbox import OutboxRelay
@@ -59,4 +61,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(api_clusters.router)
     app.include_router(api_taxonomy.router)
     app.include_router(health_router())
+    app.include_router(asyncapi_router(lambda: asyncapi_document(SERVICE)))
     return app

@@ -2,6 +2,7 @@
 
 from eci_common.errors import UnknownEventType
 from eci_common.events.base import EventPayload
+from eci_common.events.notifications import NotificationDeliveredV1, NotificationFailedV1
 from eci_common.events.projects import (
     ApplicationSubmittedV1,
     CallForPartnersClosedV1,
@@ -21,6 +22,7 @@ from eci_common.events.registry import (
     ClusterClosedV1,
     ClusterCreatedV1,
     ClusterUpdatedV1,
+    CompanyContactsChangedV1,
     CompanyDeactivatedV1,
     CompanyErasedV1,
     CompanyReactivatedV1,
@@ -36,6 +38,7 @@ EVENT_MODELS: tuple[type[EventPayload], ...] = (
     CompanyDeactivatedV1,
     CompanyReactivatedV1,
     CompanyErasedV1,
+    CompanyContactsChangedV1,
     ClusterCreatedV1,
     ClusterUpdatedV1,
     ClusterClosedV1,
@@ -54,6 +57,8 @@ EVENT_MODELS: tuple[type[EventPayload], ...] = (
     InvitationAcceptedV1,
     InvitationDeclinedV1,
     MilestoneReachedV1,
+    NotificationDeliveredV1,
+    NotificationFailedV1,
 )
 
 _BY_TYPE: dict[str, type[EventPayload]] = {model.event_type: model for model in EVENT_MODELS}

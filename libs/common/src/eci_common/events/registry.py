@@ -1,7 +1,9 @@
 """Events published by the registry service: companies, clusters (grappes) and their members.
 
-No personal data travels on these topics: contacts (names, e-mails, phones) stay in the
-registry's database, so that an erasure there is complete. Company events carry the company's
+No personal data travels on the public topics: contacts (names, e-mails) travel only in
+`CompanyContactsChangedV1`, on the internal compacted topic `eci.registry.contacts` that the
+notifications service alone reads; phones never leave the registry. An erasure publishes an empty
+contact list there, so that compaction keeps nothing personal. Company events carry the company's
 public profile; each carries the aggregate's `version` after the change, so that a consumer can
 apply them in order and ignore what it has already seen.
 """
@@ -9,7 +11,7 @@ apply them in order and ignore what it has already seen.
 from datetime import datetime
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from eci_common import topics
 from eci_common.events.base import EventPayload
@@ -17,6 +19,7 @@ from eci_common.events.base import EventPayload
 EVENT_TYPE_PREFIX = "fr.horlogerie.eci.registry"
 
 Membership = Literal["member", "partner"]
+Language = Literal["fr", "en"]
 HeadcountBand = Literal["1-9", "10-49", "50-249", "250-999", "1000+"]
 ClusterRole = Literal["member", "animator"]
 
@@ -84,6 +87,30 @@ class CompanyErasedV1(_CompanyEvent):
     event_type: ClassVar[str] = f"{EVENT_TYPE_PREFIX}.company.erased.v1"
 
     erased_at: datetime
+
+
+class ContactV1(BaseModel):
+    """A person to contact at a company, with the language they read and their consent."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    name: str
+    email: str
+    language: Language = "fr"
+    consent: bool = Field(False, description="Whether the person agreed to be contacted.")
+    consent_at: datetime | None = Field(None, description="When that consent was recorded.")
+    role: str | None = None
+
+
+class CompanyContactsChangedV1(_CompanyEvent):
+    """Internal (personal data): a company's contacts, complete, after a change. Empty once the
+    company is erased. Published on a compacted topic that only notifications reads."""
+
+    topic: ClassVar[str] = topics.REGISTRY_CONTACTS
+    event_type: ClassVar[str] = f"{EVENT_TYPE_PREFIX}.company.contacts-changed.v1"
+
+    contacts: list[ContactV1] = Field(default_factory=list)
+    changed_at: datetime
 
 
 class _ClusterEvent(EventPayload):

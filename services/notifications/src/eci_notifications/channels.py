@@ -1,0 +1,124 @@
+"""The outgoing channels: e-mail over SMTP and signed webhook calls over HTTP.
+
+Both raise `DeliveryFailed` with a reason a person can read; `permanent` says that retrying
+cannot help (the server refused the address for good), so the delivery fails at once.
+"""
+
+import asyncio
+import smtplib
+import time
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import make_msgid
+from typing import Protocol
+
+import httpx
+
+from eci_notifications.domain import SIGNATURE_HEADER, webhook_signature
+
+
+class DeliveryFailed(Exception):
+    """The channel did not take the message."""
+
+    def __init__(self, reason: str, *, permanent: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+
+
+@dataclass(frozen=True)
+class Email:
+    """One message: the plain-text part always, the HTML one when there is one."""
+
+    to: str
+    subject: str
+    text: str
+    html: str | None = None
+    message_id_domain: str = "eci.example"
+
+
+class Mailer(Protocol):
+    """Hands an e-mail to a server; returns once the server accepted it."""
+
+    async def send(self, email: Email) -> None: ...
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    """Where the SMTP server is and how to talk to it."""
+
+    host: str
+    port: int
+    sender: str
+    starttls: bool = False
+    username: str | None = None
+    password: str | None = None
+    timeout_s: float = 10.0
+
+
+class SmtpMailer:
+    """`smtplib` in a worker thread: the event loop never waits on the SMTP dialogue."""
+
+    def __init__(self, config: SmtpConfig) -> None:
+        self._config = config
+
+    async def send(self, email: Email) -> None:
+        await asyncio.to_thread(self._send, email)
+
+    def _send(self, email: Email) -> None:
+        config = self._config
+        message = EmailMessage()
+        message["From"] = config.sender
+        message["To"] = email.to
+        message["Subject"] = email.subject
+        message["Message-ID"] = make_msgid(domain=email.message_id_domain)
+        message.set_content(email.text)
+        if email.html is not None:
+            message.add_alternative(email.html, subtype="html")
+        try:
+            with smtplib.SMTP(config.host, config.port, timeout=config.timeout_s) as smtp:
+                if config.starttls:
+                    smtp.starttls()
+                if config.username and config.password:
+                    smtp.login(config.username, config.password)
+                smtp.send_message(message)
+        except smtplib.SMTPRecipientsRefused as exc:
+            raise DeliveryFailed(f"recipient refused: {exc.recipients}", permanent=True) from exc
+        except smtplib.SMTPResponseException as exc:
+            permanent = 500 <= exc.smtp_code < 600
+            reason = f"SMTP {exc.smtp_code}: {exc.smtp_error!r}"
+            raise DeliveryFailed(reason, permanent=permanent) from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            raise DeliveryFailed(f"SMTP server unreachable: {exc!r}") from exc
+
+
+class WebhookCaller(Protocol):
+    """POSTs a signed body; returns once the receiver answered 2xx."""
+
+    async def call(
+        self, *, url: str, secret: str, body: bytes, event_type: str, delivery_id: str
+    ) -> None: ...
+
+
+class HttpWebhookCaller:
+    """Webhook calls over one `httpx.AsyncClient` (opened and closed in the lifespan)."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self._client = client
+
+    async def call(
+        self, *, url: str, secret: str, body: bytes, event_type: str, delivery_id: str
+    ) -> None:
+        headers = {
+            "Content-Type": "application/cloudevents+json",
+            SIGNATURE_HEADER: webhook_signature(secret, int(time.time()), body),
+            "X-ECI-Event-Type": event_type,
+            # Receivers deduplicate on it: a retry after a lost answer carries the same id.
+            "X-ECI-Delivery": delivery_id,
+        }
+        try:
+            response = await self._client.post(url, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            raise DeliveryFailed(f"endpoint unreachable: {exc!r}") from exc
+        if not response.is_success:
+            raise DeliveryFailed(f"HTTP {response.status_code} from the endpoint")

@@ -1,0 +1,212 @@
+"""The delivery worker: sends what is due (e-mails, webhook calls) from the database, retries
+with exponential backoff, records each outcome and publishes it through the outbox.
+
+Kept out of the Kafka handlers on purpose: a slow SMTP server or webhook receiver delays this
+loop, never the consumption of events.
+"""
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from eci_common.envelope import Event, new_event
+from eci_common.events.base import EventPayload
+from eci_common.events.notifications import NotificationDeliveredV1, NotificationFailedV1
+from eci_common.logging import get_logger
+from eci_notifications.channels import DeliveryFailed, Email, Mailer, WebhookCaller
+from eci_notifications.domain import (
+    ENDPOINT_DISABLED,
+    Channel,
+    Notification,
+    Status,
+    retry_delay,
+)
+from eci_notifications.repository import NotificationRepository
+from eci_notifications.subscriptions import SubscriptionRepository
+
+SOURCE = "/eci/notifications"
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    """How hard to try: attempts, the backoff ladder, when an endpoint is switched off."""
+
+    max_attempts: int = 6
+    backoff_initial_s: float = 30.0
+    backoff_max_s: float = 3600.0
+    disable_after: int = 10
+    batch: int = 50
+
+
+@dataclass(frozen=True)
+class Outlets:
+    """The stores and channels the worker uses."""
+
+    notifications: NotificationRepository
+    subscriptions: SubscriptionRepository
+    mailer: Mailer
+    webhooks: WebhookCaller
+    wake_outbox: Callable[[], None]
+
+
+async def deliver_due(*, outlets: Outlets, policy: DeliveryPolicy, now: datetime) -> int:
+    """One pass: every due delivery is attempted once; how many were attempted."""
+    due = await outlets.notifications.due(now, limit=policy.batch)
+    for notification in due:
+        await attempt(outlets=outlets, policy=policy, notification=notification, now=now)
+    if due:
+        outlets.wake_outbox()
+    return len(due)
+
+
+async def attempt(
+    *, outlets: Outlets, policy: DeliveryPolicy, notification: Notification, now: datetime
+) -> Notification:
+    """Sends one delivery and records what happened (sent, retry later, or failed)."""
+    attempts = notification.attempts + 1
+    try:
+        await _send(outlets, notification, policy, now)
+    except DeliveryFailed as exc:
+        if exc.permanent or attempts >= policy.max_attempts:
+            failed = replace(
+                notification,
+                status=Status.FAILED,
+                reason=exc.reason,
+                attempts=attempts,
+                next_attempt_at=None,
+            )
+            log.warning("delivery_failed", notification_id=notification.id, reason=exc.reason)
+            return await outlets.notifications.record(failed, [failed_event(failed, now)])
+        delay = retry_delay(
+            attempts, initial_s=policy.backoff_initial_s, max_s=policy.backoff_max_s
+        )
+        retry = replace(
+            notification, reason=exc.reason, attempts=attempts, next_attempt_at=now + delay
+        )
+        log.info(
+            "delivery_retry",
+            notification_id=notification.id,
+            reason=exc.reason,
+            attempts=attempts,
+            retry_in_s=delay.total_seconds(),
+        )
+        return await outlets.notifications.record(retry, [])
+    sent = replace(
+        notification,
+        status=Status.SENT,
+        reason=None,
+        attempts=attempts,
+        next_attempt_at=None,
+        sent_at=now,
+    )
+    return await outlets.notifications.record(sent, [delivered_event(sent, now)])
+
+
+async def _send(
+    outlets: Outlets, notification: Notification, policy: DeliveryPolicy, now: datetime
+) -> None:
+    if notification.channel is Channel.EMAIL:
+        assert notification.address is not None  # noqa: S101 - set for every e-mail
+        await outlets.mailer.send(
+            Email(
+                to=notification.address,
+                subject=notification.title,
+                text=notification.body,
+                html=notification.html,
+            )
+        )
+        return
+    subscription = await outlets.subscriptions.get(notification.recipient)
+    if subscription is None or not subscription.active:
+        raise DeliveryFailed(ENDPOINT_DISABLED, permanent=True)
+    try:
+        await outlets.webhooks.call(
+            url=subscription.url,
+            secret=subscription.secret,
+            body=(notification.payload or "").encode(),
+            event_type=notification.event_type,
+            delivery_id=notification.id,
+        )
+    except DeliveryFailed as exc:
+        await outlets.subscriptions.save(
+            subscription.failed(exc.reason, now, disable_after=policy.disable_after)
+        )
+        raise
+    await outlets.subscriptions.save(subscription.succeeded(now))
+
+
+def _outcome_fields(notification: Notification) -> dict[str, object]:
+    return {
+        "notification_id": notification.id,
+        "version": notification.version + 1,  # the version `record` stores
+        "channel": notification.channel.value,
+        "kind": notification.kind,
+        "cause_event_type": notification.event_type,
+        "cause_event_id": notification.event_id,
+        "recipient_company_id": notification.recipient_company_id,
+        "subscription_id": (
+            notification.recipient if notification.channel is Channel.WEBHOOK else None
+        ),
+        "attempts": max(notification.attempts, 1),
+    }
+
+
+def delivered_event(notification: Notification, now: datetime) -> Event[EventPayload]:
+    payload = NotificationDeliveredV1.model_validate(
+        {**_outcome_fields(notification), "delivered_at": now}
+    )
+    return new_event(
+        payload,
+        source=SOURCE,
+        correlation_id=notification.correlation_id,
+        causation_id=notification.event_id,
+    )
+
+
+def failed_event(notification: Notification, now: datetime) -> Event[EventPayload]:
+    payload = NotificationFailedV1.model_validate(
+        {**_outcome_fields(notification), "reason": notification.reason or "", "failed_at": now}
+    )
+    return new_event(
+        payload,
+        source=SOURCE,
+        correlation_id=notification.correlation_id,
+        causation_id=notification.event_id,
+    )
+
+
+class Loop:
+    """Runs one periodic job in the background, with a doorbell, until stopped."""
+
+    def __init__(self, name: str, job: Callable[[], Awaitable[object]], interval_s: float) -> None:
+        self._name = name
+        self._job = job
+        self._interval_s = interval_s
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=self._name)
+
+    async def stop(self) -> None:
+        if self._task is None:
+            return
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self._job()
+            except Exception as exc:  # noqa: BLE001 - the loop must outlive any outage
+                log.warning("job_failed", job=self._name, error=repr(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), self._interval_s)
+            self._wakeup.clear()
