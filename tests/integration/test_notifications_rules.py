@@ -117,6 +117,17 @@ async def world(
                 )
             )
         await app.publish(*payloads)
+        # Topics are read in no set order across one another: know every company's name before
+        # the tests publish membership events that name them.
+        for key in COMPANIES:
+
+            async def named(key: str = key) -> bool:
+                response = await app.client.get(
+                    "/notifications", params={"recipient": "staff", "limit": 500}
+                )
+                return any(n["company_id"] == cid(key) for n in response.json())
+
+            await eventually(named, timeout=120, what=f"{key} known by name")
         for key, (_, contacts) in COMPANIES.items():
             await app.contacts_of(cid(key), len(contacts))
         await app.wait_inbox(cid("lead"), "member_joined", count=2)  # spiral, then dials

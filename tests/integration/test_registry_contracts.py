@@ -6,7 +6,7 @@ import pytest
 
 from eci_common.events import catalog
 from eci_common.mongo import MongoClient
-from eci_common.topics import REGISTRY_CLUSTERS, REGISTRY_COMPANIES
+from eci_common.topics import REGISTRY_CLUSTERS, REGISTRY_COMPANIES, REGISTRY_CONTACTS
 from support.contracts import validate_record
 from support.endpoints import Endpoints
 from support.kafka_io import headers_of, read_all
@@ -79,7 +79,7 @@ async def test_every_registry_event_matches_its_committed_schema(
 
     await eventually(all_relayed, what="every event to leave the outbox")
     mine = []
-    for topic in (REGISTRY_COMPANIES, REGISTRY_CLUSTERS):
+    for topic in (REGISTRY_COMPANIES, REGISTRY_CLUSTERS, REGISTRY_CONTACTS):
         records = await read_all(endpoints.kafka_bootstrap, topic, expect=10**9, timeout_ms=3000)
         mine += [
             r for r in records if headers_of(r).get("ce_correlationid") == f"contract-{run_id}"

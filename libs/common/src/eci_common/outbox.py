@@ -29,6 +29,7 @@ from eci_common.settings import OutboxSettings
 OUTBOX = "outbox"
 LEASE_UNTIL = "outbox_lease_until"
 LEASE_OWNER = "outbox_lease_owner"
+IDLE_POLL_MAX_S = 5.0
 
 log = get_logger(__name__)
 
@@ -114,9 +115,10 @@ class OutboxRelay:
 
     async def _run(self) -> None:
         failures = 0
+        idle = self._settings.outbox_poll_interval_s
         while True:
             try:
-                await self.drain()
+                sent = await self.drain()
                 failures = 0
             except Exception as exc:  # noqa: BLE001 - the relay must outlive any outage
                 failures += 1
@@ -128,8 +130,16 @@ class OutboxRelay:
                 continue
             if self._stopping:
                 return
+            # Writers ring `wake`; the poll only finds what a crash or an outage left behind.
+            # Finding a pending document is a scan on FerretDB, so an idle relay polls less and
+            # less often, up to IDLE_POLL_MAX_S, and a found event brings the interval back.
+            idle = (
+                self._settings.outbox_poll_interval_s
+                if sent
+                else min(idle * 2, max(IDLE_POLL_MAX_S, self._settings.outbox_poll_interval_s))
+            )
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), self._settings.outbox_poll_interval_s)
+                await asyncio.wait_for(self._wakeup.wait(), idle)
             self._wakeup.clear()
 
     async def drain(self) -> int:

@@ -87,8 +87,14 @@ class Directory:
 
     async def erased(self, company_ids: set[str]) -> set[str]:
         """Which of these companies were erased (their tombstone says so)."""
-        cursor = self._companies.find({"_id": {"$in": sorted(company_ids)}, "erased": True})
-        return {document["_id"] async for document in cursor}
+        # One lookup by id each: FerretDB v1 pushes an `_id` equality down to its index, not
+        # an `$in`, which would scan the collection for every event.
+        gone = set()
+        for company_id in sorted(company_ids):
+            found = await self._companies.find_one({"_id": company_id}, {"erased": 1})
+            if found is not None and found.get("erased") is True:
+                gone.add(company_id)
+        return gone
 
     async def cluster_name(self, cluster_id: str) -> str | None:
         found = await self._clusters.find_one({"_id": cluster_id}, {"name": 1})
