@@ -4,7 +4,8 @@
 #
 #   infra/ferretdb.sh fetch|start|stop|kill|status|uri
 #
-# Environment: FERRETDB_PORT (27017), FERRETDB_DEBUG_PORT (port+1000), ECI_CACHE_DIR, ECI_STATE_DIR.
+# Environment: FERRETDB_PORT (27017), FERRETDB_DEBUG_PORT (port+1000), FERRETDB_SQLITE_SYNC
+# (normal), ECI_CACHE_DIR, ECI_STATE_DIR.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 FERRETDB_VERSION=v1.24.2
@@ -46,7 +47,11 @@ start() {
   done
   fetch
   mkdir -p "$NODE_DIR/data" "$NODE_DIR/state" "$NODE_DIR/logs"
-  setsid "$BIN" --handler=sqlite --sqlite-url="file:$NODE_DIR/data/" \
+  # WAL with synchronous=NORMAL: a commit survives the process (kill -9 included) without an
+  # fsync each; only a power cut can lose the last ones. This is the local and test database;
+  # production runs MongoDB. FERRETDB_SQLITE_SYNC=full restores an fsync per commit.
+  setsid "$BIN" --handler=sqlite \
+    --sqlite-url="file:$NODE_DIR/data/?_pragma=synchronous(${FERRETDB_SQLITE_SYNC:-normal})" \
     --listen-addr="127.0.0.1:$FERRETDB_PORT" --state-dir="$NODE_DIR/state" \
     --debug-addr="127.0.0.1:$FERRETDB_DEBUG_PORT" --telemetry=disable --log-level=warn \
     >"$NODE_DIR/logs/ferretdb.log" 2>&1 </dev/null &

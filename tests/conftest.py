@@ -27,10 +27,15 @@ async def mongo(endpoints: Endpoints) -> AsyncIterator[MongoClient]:
     await client.close()
 
 
-@pytest.fixture
-def run_id() -> str:
-    """A fresh id per test: databases, groups and topics are named after it."""
-    return new_run_id()
+@pytest_asyncio.fixture(loop_scope="session")
+async def run_id(mongo: MongoClient) -> AsyncIterator[str]:
+    """A fresh id per test: databases, groups and topics are named after it. The test's
+    databases are dropped afterwards: FerretDB slows down as databases accumulate."""
+    value = new_run_id()
+    yield value
+    for name in await mongo.list_database_names():
+        if name.startswith(f"t_{value}"):
+            await mongo.drop_database(name)
 
 
 @pytest.fixture

@@ -47,16 +47,27 @@ class CompanyDirectory(Protocol):
 async def _guarded_upsert(
     collection: Collection, key: str, version: int, fields: Document, unset: list[str]
 ) -> bool:
+    """Applies the fields if `version` is newer than what is stored; True if applied.
+
+    Read first, then insert or update by id: on FerretDB v1 an upsert or an update whose filter
+    is more than an `_id` equality scans the whole collection, while a lookup and an insert by
+    id use its index. Only the service's single consumer task writes the read model, and the
+    update keeps the version it read in its filter, so MongoDB stays guarded as well.
+    """
+    stored = await collection.find_one({"_id": key}, {"version": 1})
+    if stored is None:
+        try:
+            await collection.insert_one({"_id": key, **fields, "version": version})
+        except DuplicateKeyError:
+            return await _guarded_upsert(collection, key, version, fields, unset)
+        return True
+    if stored["version"] >= version:
+        return False  # a redelivery or a replay: the model never moves backwards
     update: Document = {"$set": {**fields, "version": version}}
     if unset:
         update["$unset"] = dict.fromkeys(unset, "")
-    try:
-        result = await collection.update_one(
-            {"_id": key, "version": {"$lt": version}}, update, upsert=True
-        )
-    except DuplicateKeyError:
-        return False  # the stored version is as new or newer: a redelivery or a replay
-    return result.upserted_id is not None or result.modified_count == 1
+    result = await collection.update_one({"_id": key, "version": stored["version"]}, update)
+    return result.modified_count == 1
 
 
 class MongoCompanyDirectory:
