@@ -54,19 +54,22 @@ async def handle_event(*, notifier: Notifier, event: Event[Any]) -> int:
     if isinstance(subject, str) and await notifier.directory.erased({subject}):
         log.info("erased_company_not_notified", company_id=subject)
         return 0
-    stored = 0
+    stored = due = 0
     rule = rule_for(event.meta.type)
     if rule is not None:
-        stored += await notify(notifier=notifier, event=event, rule=rule)
-    stored += await call_webhooks(notifier=notifier, event=event)
-    if stored:
+        stored, due = await notify(notifier=notifier, event=event, rule=rule)
+    calls = await call_webhooks(notifier=notifier, event=event)
+    # Only a pending e-mail or webhook call needs the delivery worker; waking it for inbox-only
+    # notifications would make it look for due work (a scan on FerretDB) after every event.
+    if due or calls:
         notifier.wake_delivery()
-    return stored
+    return stored + calls
 
 
-async def notify(*, notifier: Notifier, event: Event[Any], rule: Rule) -> int:
+async def notify(*, notifier: Notifier, event: Event[Any], rule: Rule) -> tuple[int, int]:
     """One inbox notification per company of the audience, and for each of its contacts one per
-    channel (inbox, e-mail), each delivered, pending or suppressed as consent and choices say."""
+    channel (inbox, e-mail), each delivered, pending or suppressed as consent and choices say.
+    Returns how many were stored, and how many of those wait for the delivery worker."""
     data = event.data
     context = await _context(notifier, data)
     audience = await _audience(notifier, rule, data)
@@ -145,11 +148,14 @@ async def notify(*, notifier: Notifier, event: Event[Any], rule: Rule) -> int:
                         next_attempt_at=due,
                     )
                 )
-    stored = 0
+    stored = pending = 0
     for notification in built:
-        stored += await notifier.notifications.add(notification)
+        added = await notifier.notifications.add(notification)
+        stored += added
+        if added and notification.next_attempt_at is not None:
+            pending += 1
     log.info("notified", kind=rule.kind, recipients=len(audience), stored=stored)
-    return stored
+    return stored, pending
 
 
 async def call_webhooks(*, notifier: Notifier, event: Event[Any]) -> int:
