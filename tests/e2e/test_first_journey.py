@@ -5,6 +5,7 @@ import httpx
 import pytest
 
 from eci_common.mongo import MongoClient
+from support.asyncapi_of import asyncapi_document_of
 from support.polling import eventually
 
 from .conftest import System
@@ -47,6 +48,14 @@ async def test_registration_reaches_projects_read_model_and_staff_inbox(
         assert notification["recipient"] == "staff"
         assert notification["title"] == "Nouvelle entreprise inscrite : Cadrans de Besançon"
         assert notification["correlation_id"] == "journey-1"
+
+    # Each running service serves its AsyncAPI document, as generated from the code.
+    async with httpx.AsyncClient(timeout=10) as client:
+        for service in system.all:
+            served = (await client.get(f"{service.url}/asyncapi.json")).json()
+            assert served == asyncapi_document_of(service.name)
+            page = await client.get(f"{service.url}/asyncapi")
+            assert page.headers["content-type"].startswith("text/html")
 
     # Exactly one effect in each consuming service's own database.
     notifications_db = mongo[system.notifications.database]

@@ -7,6 +7,9 @@ from datetime import UTC, datetime
 import httpx
 from fastapi import FastAPI
 
+from eci_common.asyncapi import asyncapi_document
+from eci_common.asyncapi_http import asyncapi_router
+from eci_common.events.catalog import EVENT_MODELS
 from eci_common.http import health_router, install_common
 from eci_common.logging import configure_logging
 from eci_common.runtime import ServiceRuntime
@@ -123,4 +126,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(api_contacts.router)
     app.include_router(api_webhooks.router)
     app.include_router(health_router())
+    received = tuple(model for model in EVENT_MODELS if model.topic in TOPICS)
+    app.include_router(asyncapi_router(lambda: asyncapi_document(SERVICE, receives=received)))
     return app
