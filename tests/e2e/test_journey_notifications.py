@@ -2,15 +2,18 @@
 a call, another applies and is accepted, a milestone is reached. Every notification ends in the
 right inboxes and mailboxes, in each contact's language, and nowhere else."""
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from eci_common.topics import PUBLIC_TOPICS
 from support.polling import eventually
 from support.smtp_sink import SmtpSink
 
+from ..integration.test_example_integrator import load_example
 from .conftest import start_system, stop_system
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -69,6 +72,15 @@ async def test_the_journey_reaches_the_right_people_only(
                 )
                 assert created.status_code == 201, created.text
                 ids[role] = created.json()["id"]
+            # Contacts travel on their own topic: let notifications know them before anything
+            # happens that they should hear of.
+            for role, company_id in ids.items():
+
+                async def contacts_known(company_id: str = company_id) -> bool:
+                    found = await client.get(f"{notifications}/companies/{company_id}/contacts")
+                    return found.status_code == 200 and bool(found.json())
+
+                await eventually(contacts_known, timeout=120, what=f"{role}'s contacts")
             for role in ("lead", "applicant", "member"):  # the outsider stays outside
                 joined = await client.put(
                     f"{registry}/clusters/{cluster['id']}/members/{ids[role]}", json={}
@@ -132,7 +144,7 @@ async def test_the_journey_reaches_the_right_people_only(
             async def mailboxes_filled() -> bool:
                 return len(sink.to(emails["applicant"])) >= 3 and len(sink.to(emails["lead"])) >= 2
 
-            await eventually(mailboxes_filled, timeout=60, what="the e-mails")
+            await eventually(mailboxes_filled, timeout=150, what="the e-mails")
 
             lead = await kinds("lead")
             applicant = await kinds("applicant")
@@ -153,6 +165,34 @@ async def test_the_journey_reaches_the_right_people_only(
             applicant_subjects = [str(m["Subject"]) for m in sink.to(emails["applicant"])]
             assert "You are a partner of Échappement commun" in applicant_subjects  # English
             assert "Nouvelle candidature pour Échappement commun" in lead_subjects  # French
+
+        # An integrator with another client (confluent-kafka) reads every public topic after
+        # the journey and finds every message valid against the committed contracts.
+        seen: dict[str, set[str]] = {}
+
+        def keep(outcome: Any) -> None:
+            seen.setdefault(outcome.topic, set()).add(outcome.headers.get("ce_type", ""))
+
+        summary = await asyncio.to_thread(
+            load_example().consume,
+            system.registry.env["KAFKA_BOOTSTRAP_SERVERS"],
+            group_id=f"t-{run_id}-integrator",
+            timeout_s=60.0,
+            on_record=keep,
+        )
+        assert summary.invalid == [], summary.render()
+        assert set(seen) == PUBLIC_TOPICS, summary.render()  # the journey wrote to each one
+        journey_types = {
+            "fr.horlogerie.eci.projects.project.proposed.v1",
+            "fr.horlogerie.eci.projects.call.opened.v1",
+            "fr.horlogerie.eci.projects.call.candidates-ranked.v1",
+            "fr.horlogerie.eci.projects.application.submitted.v1",
+            "fr.horlogerie.eci.projects.partner.accepted.v1",
+            "fr.horlogerie.eci.projects.milestone.reached.v1",
+            "fr.horlogerie.eci.notifications.delivery.delivered.v1",
+            "fr.horlogerie.eci.registry.cluster.member-joined.v1",
+        }
+        assert journey_types <= set().union(*seen.values()), summary.render()
     finally:
         stop_system(system)
         sink.stop()
