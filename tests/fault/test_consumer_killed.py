@@ -32,8 +32,8 @@ async def test_kill_9_during_consumption_loses_and_duplicates_nothing(
     effects = mongo[service.database]["companies"]
     mine = {"_id": {"$regex": f"^{run_id}-"}}
     rng = random.Random(run_id)
-    # The database is the test's own, so counting the whole collection counts this stream
-    # (a cheap count: a filtered one scans the collection on FerretDB).
+    # The database is the test's own, so counting the whole collection counts this stream.
+    # Counting costs FerretDB a scan of the collection: poll seldom, except to time recoveries.
     # Random points of the stream, spread over it, at which to kill.
     kill_at = sorted(rng.sample(range(EVENTS // 20, EVENTS * 4 // 10), KILLS))
 
@@ -56,7 +56,7 @@ async def _kill_repeatedly(
         async def reached(threshold: int = threshold) -> bool:
             return await effects.estimated_document_count() >= threshold
 
-        await eventually(reached, timeout=600, interval=1.0, what=f"{threshold} events handled")
+        await eventually(reached, timeout=600, interval=5.0, what=f"{threshold} events handled")
         service.kill()
         killed = time.monotonic()
         before = await effects.estimated_document_count()
@@ -71,7 +71,7 @@ async def _kill_repeatedly(
     async def all_handled() -> bool:
         return await effects.estimated_document_count() >= EVENTS
 
-    await eventually(all_handled, timeout=900, interval=0.5, what="every event's effect")
+    await eventually(all_handled, timeout=900, interval=5.0, what="every event's effect")
     elapsed = time.monotonic() - started
     await asyncio.sleep(1)  # anything still in flight would show up as a duplicate now
     return recoveries, elapsed

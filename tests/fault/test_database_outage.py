@@ -54,7 +54,7 @@ async def test_database_outage_under_load_loses_nothing(
         async def some_handled() -> bool:
             return await notifications.estimated_document_count() >= 200
 
-        await eventually(some_handled, timeout=60, what="consumption under way")
+        await eventually(some_handled, timeout=60, interval=2.0, what="consumption under way")
         private_ferretdb.stop()
         down_at = time.monotonic()
         await produce_many(endpoints.kafka_bootstrap, records[EVENTS // 3 :])
@@ -65,7 +65,7 @@ async def test_database_outage_under_load_loses_nothing(
         async def drained() -> bool:
             return await notifications.estimated_document_count() >= EVENTS
 
-        await eventually(drained, timeout=240, interval=0.5, what="the backlog to drain")
+        await eventually(drained, timeout=240, interval=2.0, what="the backlog to drain")
         print(  # noqa: T201 - the figures the closing note reports
             f"\n[db-outage] events={EVENTS} outage_s={up_at - down_at:.0f} "
             f"drained_after_s={time.monotonic() - up_at:.0f}"

@@ -35,11 +35,15 @@ async def test_replica_joining_and_leaving_mid_stream(
     started = time.monotonic()
     first.start()
     try:
-        await eventually(lambda: handled_at_least(EVENTS // 5), timeout=120, what="first fifth")
+        await eventually(
+            lambda: handled_at_least(EVENTS // 5), timeout=120, interval=2.0, what="first fifth"
+        )
         second.start()  # rebalance: partitions move to the newcomer mid-stream
-        await eventually(lambda: handled_at_least(EVENTS // 2), timeout=120, what="half")
+        await eventually(
+            lambda: handled_at_least(EVENTS // 2), timeout=120, interval=2.0, what="half"
+        )
         assert first.stop() in (0, -15)  # rebalance again: the survivor takes everything
-        await eventually(lambda: handled_at_least(EVENTS), timeout=240, interval=0.5, what="all")
+        await eventually(lambda: handled_at_least(EVENTS), timeout=240, interval=2.0, what="all")
     finally:
         for replica in (first, second):
             if replica.process is not None and replica.process.poll() is None:
