@@ -173,7 +173,10 @@ async def test_member_joined_reaches_the_other_members_and_the_animator(
     assert about(await world.inbox(lea), "newcomer")
 
     async def mailed() -> bool:
-        return bool(world.smtp.to(mail("bob"))) and bool(world.smtp.to(mail("dora")))
+        return all(
+            any("Nouvelle Maison" in m["Subject"] for m in world.smtp.to(mail(person)))
+            for person in ("bob", "dora")
+        )
 
     await eventually(mailed, timeout=30, what="e-mails to the members' contacts")
     [english] = [m for m in world.smtp.to(mail("bob")) if "Nouvelle Maison" in m["Subject"]]
