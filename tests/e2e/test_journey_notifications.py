@@ -142,7 +142,12 @@ async def test_the_journey_reaches_the_right_people_only(
             await eventually(applicant_told_of_milestone, timeout=120, what="the milestone notice")
 
             async def mailboxes_filled() -> bool:
-                return len(sink.to(emails["applicant"])) >= 3 and len(sink.to(emails["lead"])) >= 2
+                applicant = {str(m["Subject"]) for m in sink.to(emails["applicant"])}
+                lead = {str(m["Subject"]) for m in sink.to(emails["lead"])}
+                return (
+                    "You are a partner of Échappement commun" in applicant
+                    and "Nouvelle candidature pour Échappement commun" in lead
+                )
 
             await eventually(mailboxes_filled, timeout=150, what="the e-mails")
 
