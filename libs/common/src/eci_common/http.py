@@ -1,11 +1,12 @@
 """What every REST API shares: correlation ids, domain errors as statuses, health endpoints,
 Prometheus metrics."""
 
+import re
 import uuid
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
 import structlog
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
@@ -42,6 +43,27 @@ class CorrelationMiddleware(BaseHTTPMiddleware):
             structlog.contextvars.unbind_contextvars("correlation_id")
         response.headers[CORRELATION_HEADER] = correlation_id
         return response
+
+
+_ETAG = re.compile(r'^(?:W/)?"?(\d+)"?$')
+
+
+def if_match_version(request: Request) -> int | None:
+    """The version named by `If-Match`; None when absent (a use case then answers 428)."""
+    header = request.headers.get("if-match")
+    if header is None:
+        return None
+    match = _ETAG.match(header.strip())
+    if match is None:
+        raise StaleVersion(f"If-Match {header!r} names no version of ours")
+    return int(match.group(1))
+
+
+IfMatchDep = Annotated[int | None, Depends(if_match_version)]
+
+
+def set_etag(response: Response, version: int) -> None:
+    response.headers["ETag"] = f'"{version}"'
 
 
 def current_correlation_id() -> str | None:

@@ -1,13 +1,12 @@
 """Projects REST API: projects, their call for partners, applications, invitations, milestones
 and lifecycle. Domain errors become statuses in `eci_common.http`."""
 
-import re
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
-from eci_common.errors import Conflict, StaleVersion
-from eci_common.http import current_correlation_id
+from eci_common.errors import Conflict
+from eci_common.http import IfMatchDep, current_correlation_id, set_etag
 from eci_projects import service
 from eci_projects.api_models import (
     ApplicationIn,
@@ -25,7 +24,6 @@ from eci_projects.project import Project
 from eci_projects.service import Unit
 
 router = APIRouter(prefix="/projects", tags=["projects"])
-_ETAG = re.compile(r'^(?:W/)?"?(\d+)"?$')
 
 
 def _unit(request: Request) -> Unit:
@@ -38,23 +36,12 @@ def _unit(request: Request) -> Unit:
     )
 
 
-def _if_match(request: Request) -> int | None:
-    header = request.headers.get("if-match")
-    if header is None:
-        return None
-    match = _ETAG.match(header.strip())
-    if match is None:
-        raise StaleVersion(f"If-Match {header!r} names no version of ours")
-    return int(match.group(1))
-
-
 UnitDep = Annotated[Unit, Depends(_unit)]
 Decision = Literal["accept", "decline"]
-IfMatch = Annotated[int | None, Depends(_if_match)]
 
 
 def _out(project: Project, response: Response) -> ProjectPublic:
-    response.headers["ETag"] = f'"{project.version}"'
+    set_etag(response, project.version)
     return ProjectPublic.of(project)
 
 
@@ -92,7 +79,7 @@ async def get(project_id: str, unit: UnitDep, response: Response) -> ProjectPubl
 
 @router.patch("/{project_id}")
 async def update(
-    project_id: str, body: ProjectUpdate, unit: UnitDep, version: IfMatch, response: Response
+    project_id: str, body: ProjectUpdate, unit: UnitDep, version: IfMatchDep, response: Response
 ) -> ProjectPublic:
     changes = body.changes()
     project = await service.change(
@@ -103,7 +90,7 @@ async def update(
 
 @router.post("/{project_id}/call")
 async def open_call(
-    project_id: str, body: CallIn, unit: UnitDep, version: IfMatch, response: Response
+    project_id: str, body: CallIn, unit: UnitDep, version: IfMatchDep, response: Response
 ) -> ProjectPublic:
     """Draft → open for partners; the ranked candidates are published with the call."""
     project = await service.open_call(
@@ -118,7 +105,7 @@ async def open_call(
 
 @router.post("/{project_id}/call/close")
 async def close_call(
-    project_id: str, unit: UnitDep, version: IfMatch, response: Response
+    project_id: str, unit: UnitDep, version: IfMatchDep, response: Response
 ) -> ProjectPublic:
     project = await service.change(
         unit, project_id=project_id, expected_version=version, action=lambda p: p.close_call()
@@ -128,7 +115,7 @@ async def close_call(
 
 @router.post("/{project_id}/status")
 async def change_status(
-    project_id: str, body: StatusIn, unit: UnitDep, version: IfMatch, response: Response
+    project_id: str, body: StatusIn, unit: UnitDep, version: IfMatchDep, response: Response
 ) -> ProjectPublic:
     """Moves the project in its lifecycle; 409 names the allowed statuses."""
 
@@ -208,7 +195,7 @@ async def answer(
 
 @router.post("/{project_id}/milestones", status_code=status.HTTP_201_CREATED)
 async def add_milestone(
-    project_id: str, body: MilestoneIn, unit: UnitDep, version: IfMatch, response: Response
+    project_id: str, body: MilestoneIn, unit: UnitDep, version: IfMatchDep, response: Response
 ) -> ProjectPublic:
     project = await service.change(
         unit,
@@ -221,7 +208,7 @@ async def add_milestone(
 
 @router.post("/{project_id}/milestones/{milestone_id}/reached")
 async def reach_milestone(
-    project_id: str, milestone_id: str, unit: UnitDep, version: IfMatch, response: Response
+    project_id: str, milestone_id: str, unit: UnitDep, version: IfMatchDep, response: Response
 ) -> ProjectPublic:
     """Announces the milestone to the partners (MilestoneReached)."""
     project = await service.change(

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
+from eci_common.clock import now
 from eci_common.errors import Conflict, NotFound
 from eci_common.events.base import EventPayload
 from eci_common.events.projects import (
@@ -23,7 +24,6 @@ from eci_common.events.projects import (
     ProjectStatusChangedV1,
     ProjectUpdatedV1,
 )
-from eci_projects.clock import now
 from eci_projects.lifecycle import FINAL, Status, check_transition
 
 

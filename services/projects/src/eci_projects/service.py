@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from eci_common.clock import now
 from eci_common.envelope import Event, new_event
 from eci_common.errors import Conflict, NotFound, PreconditionRequired, StaleVersion
 from eci_common.events.base import EventPayload
 from eci_common.events.projects import Candidate, CandidatesRankedV1
 from eci_common.logging import get_logger
-from eci_projects.clock import now
 from eci_projects.matchmaking import Ranked, rank
 from eci_projects.project import Description, Project, Visibility
 from eci_projects.read_model import CompanyDirectory, KnownCompany

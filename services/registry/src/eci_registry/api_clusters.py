@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
+from eci_common.http import IfMatchDep, set_etag
 from eci_registry import cluster_service
 from eci_registry.api_models import (
     ClusterCreate,
@@ -12,7 +13,7 @@ from eci_registry.api_models import (
     MemberIn,
     MemberPublic,
 )
-from eci_registry.api_support import IfMatchDep, UnitDep, set_etag
+from eci_registry.api_support import UnitDep
 from eci_registry.clusters import Cluster, ClusterStatus
 from eci_registry.repository import CompanyFilter
 

@@ -5,6 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from fastapi.responses import JSONResponse
 
+from eci_common.http import IfMatchDep, set_etag
 from eci_registry import service
 from eci_registry.api_models import (
     ClusterPublic,
@@ -16,7 +17,7 @@ from eci_registry.api_models import (
     Page,
     Tombstone,
 )
-from eci_registry.api_support import IfMatchDep, UnitDep, set_etag
+from eci_registry.api_support import UnitDep
 from eci_registry.companies import Company, CompanyStatus
 from eci_registry.domain import Membership, ValueChainRole
 from eci_registry.repository import CompanyFilter

@@ -11,6 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
+from eci_common.clock import now
 from eci_common.errors import Conflict, NotFound
 from eci_common.events.base import EventPayload
 from eci_common.events.registry import (
@@ -20,7 +21,6 @@ from eci_common.events.registry import (
     MemberJoinedV1,
     MemberLeftV1,
 )
-from eci_registry.domain import now
 
 
 class ClusterStatus(StrEnum):

@@ -10,6 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from eci_common.clock import now
 from eci_common.errors import Conflict, Gone
 from eci_common.events.base import EventPayload
 from eci_common.events.registry import (
@@ -21,7 +22,7 @@ from eci_common.events.registry import (
     CompanyUpdatedV1,
     ContactV1,
 )
-from eci_registry.domain import HeadcountBand, Language, Membership, ValueChainRole, now
+from eci_registry.domain import HeadcountBand, Language, Membership, ValueChainRole
 
 
 class CompanyStatus(StrEnum):

@@ -1,7 +1,6 @@
 """Value objects and rules shared by the registry's aggregates. No I/O."""
 
 import re
-from datetime import UTC, datetime
 from enum import StrEnum
 
 _SIREN = re.compile(r"^\d{9}$")
@@ -70,9 +69,3 @@ def siren_is_valid(siren: str) -> bool:
 def country_is_valid(country: str) -> bool:
     """ISO 3166-1 alpha-2 shape (two upper-case letters)."""
     return bool(_COUNTRY.match(country))
-
-
-def now() -> datetime:
-    """Current UTC time at millisecond precision, the precision BSON dates keep."""
-    current = datetime.now(UTC)
-    return current.replace(microsecond=current.microsecond // 1000 * 1000)
