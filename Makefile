@@ -19,12 +19,13 @@ infra-down: ## stop Kafka and FerretDB
 
 run: infra-up ## run the whole system locally with demo data
 	@infra/services.sh start
-	@$(UV) run --frozen python -m eci_registry.demo --url http://127.0.0.1:$${REGISTRY_HTTP_PORT:-8001}
+	@infra/services.sh demo
 	@echo
 	@echo "  registry       http://127.0.0.1:$${REGISTRY_HTTP_PORT:-8001}/docs"
 	@echo "  projects       http://127.0.0.1:$${PROJECTS_HTTP_PORT:-8002}/docs"
 	@echo "  notifications  http://127.0.0.1:$${NOTIFICATIONS_HTTP_PORT:-8003}/docs"
-	@echo "  staff inbox    curl http://127.0.0.1:$${NOTIFICATIONS_HTTP_PORT:-8003}/notifications"
+	@echo "  tokens         source .infra/demo-credentials.sh"
+	@echo "  staff inbox    curl -H \"Authorization: Bearer \$$ECI_STAFF_TOKEN\" http://127.0.0.1:$${NOTIFICATIONS_HTTP_PORT:-8003}/notifications"
 	@echo "  logs           .infra/services/*.log    stop with: make stop"
 
 stop: ## stop the services and the infrastructure

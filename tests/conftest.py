@@ -1,5 +1,7 @@
 """Session-wide fixtures: the real broker and database, and clean state per test."""
 
+import os
+import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -10,6 +12,13 @@ from eci_common.mongo import MongoClient, create_mongo_client
 from eci_common.settings import MongoSettings
 from support.endpoints import Endpoints, resolve_endpoints
 from support.services import new_run_id
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Services run in production mode in tests, with a fresh token key per session that every
+    in-process app and service process inherits; `support.auth` mints tokens with it."""
+    os.environ.setdefault("AUTH_JWT_SECRET", secrets.token_urlsafe(48))
+    os.environ.pop("ECI_ENV", None)
 
 
 @pytest.fixture(scope="session")

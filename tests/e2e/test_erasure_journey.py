@@ -7,6 +7,7 @@ import httpx
 import pytest
 
 from eci_common.mongo import MongoClient
+from support.auth import staff
 from support.polling import eventually
 
 from .conftest import System
@@ -35,7 +36,7 @@ async def _dump(mongo: MongoClient, database: str) -> str:
 async def test_erasure_purges_personal_data_from_every_service(
     system: System, mongo: MongoClient
 ) -> None:
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=staff()) as client:
         cluster = await client.post(
             f"{system.registry.url}/clusters",
             json={"code": "cadrans", "name": "Grappe Cadrans", "theme": "dials"},
@@ -141,5 +142,5 @@ async def test_erasure_purges_personal_data_from_every_service(
 
 
 async def client_get_status(system: System, company_id: str) -> int:
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=staff()) as client:
         return (await client.get(f"{system.registry.url}/companies/{company_id}")).status_code

@@ -6,6 +6,7 @@ import pytest
 
 from eci_common.mongo import MongoClient
 from support.asyncapi_of import asyncapi_document_of
+from support.auth import staff
 from support.polling import eventually
 
 from .conftest import System
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.e2e
 async def test_registration_reaches_projects_read_model_and_staff_inbox(
     system: System, mongo: MongoClient
 ) -> None:
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=staff()) as client:
         response = await client.post(
             f"{system.registry.url}/companies",
             json={
@@ -50,7 +51,7 @@ async def test_registration_reaches_projects_read_model_and_staff_inbox(
         assert notification["correlation_id"] == "journey-1"
 
     # Each running service serves its AsyncAPI document, as generated from the code.
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=staff()) as client:
         for service in system.all:
             served = (await client.get(f"{service.url}/asyncapi.json")).json()
             assert served == asyncapi_document_of(service.name)

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from eci_common.topics import PUBLIC_TOPICS
+from support.auth import staff
 from support.polling import eventually
 from support.smtp_sink import SmtpSink
 
@@ -52,7 +53,7 @@ async def test_the_journey_reaches_the_right_people_only(
         "outsider": f"outsider-{run_id}@loin.example",
     }
     try:
-        async with httpx.AsyncClient(timeout=10) as client:
+        async with httpx.AsyncClient(timeout=10, headers=staff()) as client:
             cluster = (
                 await client.post(
                     f"{registry}/clusters",

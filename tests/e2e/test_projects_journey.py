@@ -12,6 +12,7 @@ from eci_common.settings import ConsumerSettings
 from eci_common.topics import PROJECTS_PROJECTS
 from eci_projects.rebuild import replay_into
 from eci_projects.settings import Settings as ProjectsSettings
+from support.auth import staff
 from support.contracts import validate_record
 from support.kafka_io import headers_of, read_all
 from support.polling import eventually
@@ -40,7 +41,7 @@ async def _ok(response: httpx.Response, status: int = 200) -> Any:
 
 async def test_project_journey_then_read_model_rebuild(system: System, mongo: MongoClient) -> None:
     registry, projects = system.registry.url, system.projects.url
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=staff()) as client:
         cluster = await _ok(
             await client.post(
                 f"{registry}/clusters",

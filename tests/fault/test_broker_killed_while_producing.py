@@ -10,6 +10,7 @@ import pytest
 
 from eci_common.mongo import MongoClient
 from eci_common.topics import REGISTRY_COMPANIES
+from support.auth import staff
 from support.endpoints import Endpoints
 from support.kafka_io import headers_of, read_all
 from support.polling import eventually
@@ -34,7 +35,7 @@ async def test_broker_killed_while_producing(
     system = await start_system(private_endpoints, run_id, log_dir)
     acknowledged: dict[str, int] = {}  # company id -> last acknowledged version
     try:
-        async with httpx.AsyncClient(timeout=10) as client:
+        async with httpx.AsyncClient(timeout=10, headers=staff()) as client:
 
             async def produce() -> None:
                 started = time.monotonic()

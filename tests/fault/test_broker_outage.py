@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from eci_common.mongo import MongoClient
+from support.auth import staff
 from support.endpoints import Endpoints
 from support.polling import eventually
 from support.private_kafka import PrivateKafka
@@ -25,7 +26,7 @@ async def test_registration_during_broker_outage_is_delivered_once_after_restart
     system = await start_system(private_endpoints, run_id, log_dir)
     try:
         private_kafka.stop()
-        async with httpx.AsyncClient(timeout=10) as client:
+        async with httpx.AsyncClient(timeout=10, headers=staff()) as client:
             response = await client.post(
                 f"{system.registry.url}/companies",
                 json={"legal_name": "Horlogerie Hors Ligne", "roles": ["assembler"]},

@@ -5,8 +5,10 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest_asyncio
 
+from eci_projects.settings import Settings as ProjectsSettings
 from eci_registry.main import create_app
 from eci_registry.settings import Settings
+from support.auth import staff
 from support.endpoints import Endpoints
 
 
@@ -20,10 +22,22 @@ def registry_settings(endpoints: Endpoints, database: str) -> Settings:
     )
 
 
+def projects_settings(endpoints: Endpoints, run_id: str) -> ProjectsSettings:
+    return ProjectsSettings(
+        kafka_bootstrap_servers=endpoints.kafka_bootstrap,
+        mongodb_uri=endpoints.mongodb_uri,
+        mongodb_database=f"t_{run_id}_projects",
+        consumer_group=f"t-{run_id}-projects",
+        http_port=0,
+    )
+
+
 @pytest_asyncio.fixture
 async def client(endpoints: Endpoints, run_id: str) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(registry_settings(endpoints, f"t_{run_id}_registry"))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://registry") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://registry", headers=staff()
+        ) as client:
             yield client

@@ -13,6 +13,7 @@ from eci_common.envelope import Event, new_event, to_record
 from eci_common.events.base import EventPayload
 from eci_notifications.main import create_app
 from eci_notifications.settings import Settings
+from support.auth import staff
 from support.declared_topics import ensure_declared_topics
 from support.endpoints import Endpoints
 from support.kafka_io import produce
@@ -59,20 +60,26 @@ class NotificationsApp:
         found: list[dict[str, Any]] = response.json()
         return found
 
-    async def wait_inbox(self, recipient: str, kind: str, count: int = 1) -> list[dict[str, Any]]:
+    async def wait_inbox(
+        self, recipient: str, kind: str, count: int = 1, timeout: float = 60
+    ) -> list[dict[str, Any]]:
         async def arrived() -> list[dict[str, Any]] | None:
             mine = [n for n in await self.inbox(recipient) if n["kind"] == kind]
             return mine if len(mine) >= count else None
 
-        return await eventually(arrived, timeout=60, what=f"{kind} in the inbox of {recipient}")
+        return await eventually(
+            arrived, timeout=timeout, what=f"{kind} in the inbox of {recipient}"
+        )
 
-    async def contacts_of(self, company_id: str, count: int) -> list[dict[str, Any]]:
+    async def contacts_of(
+        self, company_id: str, count: int, timeout: float = 60
+    ) -> list[dict[str, Any]]:
         async def known() -> list[dict[str, Any]] | None:
             response = await self.client.get(f"/companies/{company_id}/contacts")
             found: list[dict[str, Any]] = response.json()
             return found if len(found) >= count else None
 
-        return await eventually(known, timeout=60, what=f"the contacts of {company_id}")
+        return await eventually(known, timeout=timeout, what=f"the contacts of {company_id}")
 
 
 def notifications_settings(endpoints: Endpoints, run_id: str, smtp_port: int) -> Settings:
@@ -108,7 +115,7 @@ async def running_notifications(
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(
-                transport=transport, base_url="http://notifications"
+                transport=transport, base_url="http://notifications", headers=staff()
             ) as client:
                 yield NotificationsApp(client, app, settings, smtp, endpoints)
     finally:

@@ -11,8 +11,10 @@ from fastapi import FastAPI
 
 from eci_projects.main import create_app
 from eci_projects.read_model import CompanyDirectory
-from eci_projects.settings import Settings
+from support.auth import staff
 from support.endpoints import Endpoints
+
+from .conftest import projects_settings
 
 pytestmark = pytest.mark.integration
 
@@ -21,13 +23,7 @@ CLUSTER = "cluster-1"
 
 @pytest_asyncio.fixture
 async def app(endpoints: Endpoints, run_id: str) -> AsyncIterator[FastAPI]:
-    settings = Settings(
-        kafka_bootstrap_servers=endpoints.kafka_bootstrap,
-        mongodb_uri=endpoints.mongodb_uri,
-        mongodb_database=f"t_{run_id}_projects",
-        consumer_group=f"t-{run_id}-projects",
-        http_port=0,
-    )
+    settings = projects_settings(endpoints, run_id)
     application = create_app(settings)
     async with application.router.lifespan_context(application):
         directory: CompanyDirectory = application.state.directory
@@ -59,7 +55,9 @@ async def app(endpoints: Endpoints, run_id: str) -> AsyncIterator[FastAPI]:
 @pytest_asyncio.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://projects") as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://projects", headers=staff()
+    ) as client:
         yield client
 
 

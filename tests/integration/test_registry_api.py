@@ -6,6 +6,7 @@ import pytest
 from eci_common.mongo import MongoClient
 from eci_common.topics import REGISTRY_COMPANIES
 from eci_registry.main import create_app
+from support.auth import staff
 from support.endpoints import Endpoints
 from support.polling import eventually
 
@@ -63,7 +64,9 @@ async def test_stored_document_holds_the_event_until_published(
         relay = app.state.registry.relay
         await relay.stop(1)
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://r") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://r", headers=staff()
+        ) as client:
             response = await client.post("/companies", json={**VALID, "siren": "552100554"})
     document = await mongo[settings.mongodb_database]["companies"].find_one(
         {"_id": response.json()["id"]}

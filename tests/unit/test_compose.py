@@ -3,6 +3,9 @@
 `test_compose_config_*` ask the docker compose client (v2) to interpolate and validate the file;
 it needs no Docker engine, only the client, and is skipped where the client is not installed.
 The other tests read the files as text and run everywhere.
+
+Secrets (passwords, the token key) have no default: compose reads them as `${VAR:?message}` and
+refuses to run without them, and .env.example lists them with an empty value.
 """
 
 import json
@@ -21,17 +24,40 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
 
 APP_SERVICES = {"registry": 8001, "projects": 8002, "notifications": 8003}
+TOPICS_JOB_FILES = (
+    "create-topics.sh",
+    "topics.conf",
+    "kafka-security.sh",
+    "kafka-acls.sh",
+    "kafka-accounts.conf",
+    "kafka-acls.conf",
+)
 OPERATOR_SERVICES = {"kafka-ui", "prometheus"}
 ALL_SERVICES = {"kafka", "mongo", "topics", *APP_SERVICES, *OPERATOR_SERVICES}
 
 SHARED_ENV = {
     "KAFKA_BOOTSTRAP_SERVERS": "kafka:9092",
-    "MONGODB_URI": "mongodb://mongo:27017/?replicaSet=rs0",
+    "KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+    "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
     "LOG_LEVEL": "INFO",
     "LOG_FORMAT": "json",
     "KAFKA_REQUEST_TIMEOUT_MS": "30000",
     "MONGODB_TIMEOUT_MS": "5000",
 }
+# The secrets compose requires, with the values the config tests give them.
+SECRETS = {
+    "AUTH_JWT_SECRET": "test-token-key-0123456789-0123456789-abcdef",
+    "KAFKA_ADMIN_PASSWORD": "kafka-admin-pw",
+    "KAFKA_REGISTRY_PASSWORD": "kafka-registry-pw",
+    "KAFKA_PROJECTS_PASSWORD": "kafka-projects-pw",
+    "KAFKA_NOTIFICATIONS_PASSWORD": "kafka-notifications-pw",
+    "KAFKA_INTEGRATOR_PASSWORD": "kafka-integrator-pw",
+    "MONGO_ROOT_PASSWORD": "mongo-root-pw",
+    "MONGO_REGISTRY_PASSWORD": "mongo-registry-pw",
+    "MONGO_PROJECTS_PASSWORD": "mongo-projects-pw",
+    "MONGO_NOTIFICATIONS_PASSWORD": "mongo-notifications-pw",
+}
+REQUIRED = ""  # what compose_references gives for a `${VAR:?...}`: .env.example leaves it empty
 
 
 def service_env(name: str, port: int) -> dict[str, str]:
@@ -66,12 +92,18 @@ def compose_text() -> str:
 
 
 def compose_references() -> dict[str, str]:
-    """Every `${VAR:-default}` of the compose file, as {VAR: default}."""
+    """Every `${VAR:-default}` of the compose file, as {VAR: default}, and every required
+    `${VAR:?message}` as {VAR: REQUIRED}."""
     defaults: dict[str, str] = {}
     for match in _REFERENCE.finditer(compose_text()):
         name, rest = match.groups()
-        assert rest.startswith(":-"), f"${{{name}{rest}}} has no `:-default`"
-        default = rest.removeprefix(":-")
+        if rest.startswith(":?"):
+            assert name in SECRETS, f"{name} is required by compose but is not a secret"
+            assert name in rest, f"${{{name}{rest}}}: the message should name the variable"
+            default = REQUIRED
+        else:
+            assert rest.startswith(":-"), f"${{{name}{rest}}} has neither `:-default` nor `:?`"
+            default = rest.removeprefix(":-")
         assert defaults.setdefault(name, default) == default, (
             f"{name} has two defaults: {defaults[name]!r} and {default!r}"
         )
@@ -113,11 +145,13 @@ def test_every_compose_variable_is_documented_in_env_example_with_its_default() 
     references = compose_references()
     documented = env_example()
 
-    # The service settings are all there, and all of them are variables.
+    # The service settings are all there, and all of them are variables; the secrets are all
+    # required, with no default.
     expected = dict(SHARED_ENV)
     for name, port in APP_SERVICES.items():
         expected |= service_env(name, port)
     assert {name: references.get(name) for name in expected} == expected
+    assert {name for name, default in references.items() if default == REQUIRED} == set(SECRETS)
 
     assert {name: documented.get(name) for name in references} == references, (
         ".env.example must list every variable docker-compose.yml reads, with the same default"
@@ -133,14 +167,22 @@ def test_compose_declares_the_services_and_the_topics_job() -> None:
     assert services == ALL_SERVICES
 
     topics = service_block("topics")
-    for name in ("create-topics.sh", "topics.conf"):
+    for name in TOPICS_JOB_FILES:
         assert (ROOT / "infra" / name).is_file()
         assert re.search(
             rf"^\s*- \./infra/{re.escape(name)}:/infra/{re.escape(name)}:ro$", topics, re.MULTILINE
         ), f"infra/{name} is not mounted read-only"
     assert re.search(r"create-topics\.sh\W+kafka:9092\W+/infra/topics\.conf", topics)
+    assert re.search(
+        r"kafka-acls\.sh\W+kafka:9092\W+/tmp/admin\.properties\W+"
+        r"/infra/kafka-accounts\.conf\W+/infra/kafka-acls\.conf",
+        topics,
+    )
     assert "KAFKA_TOPICS_CMD: /opt/kafka/bin/kafka-topics.sh" in topics
     assert re.search(r'^\s*restart: "no"$', topics, re.MULTILINE)
+    for name in ("kafka-container.sh", "kafka-security.sh"):
+        assert f"./infra/{name}:/infra/{name}:ro" in service_block("kafka")
+    assert "./infra/mongo-init.js:/docker-entrypoint-initdb.d/" in service_block("mongo")
 
     for name in OPERATOR_SERVICES:  # optional: only with `--profile operator`
         assert re.search(r"^\s*profiles: \[operator\]$", service_block(name), re.MULTILINE), name
@@ -191,6 +233,17 @@ def compose_client() -> list[str] | None:
 
 
 def compose_config(tmp_path: Path, env_file: Path | None = None, **env: str) -> dict[str, Any]:
+    """`docker compose config --format json`, in an environment holding only the secrets and
+    `env`."""
+    result = compose_run(tmp_path, env_file, **(SECRETS | env))
+    assert result.returncode == 0, result.stderr
+    config: dict[str, Any] = json.loads(result.stdout)
+    return config
+
+
+def compose_run(
+    tmp_path: Path, env_file: Path | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
     """`docker compose config --format json`, in an environment holding only `env`."""
     command = compose_client()
     if command is None:
@@ -199,7 +252,7 @@ def compose_config(tmp_path: Path, env_file: Path | None = None, **env: str) -> 
         env_file = tmp_path / "empty.env"
         env_file.write_text("", encoding="utf-8")
     clean = {key: os.environ[key] for key in ("PATH", "HOME") if key in os.environ}
-    result = subprocess.run(
+    return subprocess.run(
         [
             *command,
             "--project-directory",
@@ -219,9 +272,6 @@ def compose_config(tmp_path: Path, env_file: Path | None = None, **env: str) -> 
         cwd=ROOT,
         env=clean | env,
     )
-    assert result.returncode == 0, result.stderr
-    config: dict[str, Any] = json.loads(result.stdout)
-    return config
 
 
 def test_compose_config_with_the_defaults(tmp_path: Path) -> None:
@@ -231,40 +281,60 @@ def test_compose_config_with_the_defaults(tmp_path: Path) -> None:
 
     kafka = services["kafka"]
     assert kafka["image"] == "apache/kafka:4.1.0"
-    assert kafka["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
-    assert kafka["environment"]["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
-    assert kafka["environment"]["KAFKA_CONTROLLER_QUORUM_VOTERS"] == "1@kafka:9093"
-    advertised = kafka["environment"]["KAFKA_ADVERTISED_LISTENERS"].split(",")
-    assert "PLAINTEXT://kafka:9092" in advertised
-    assert "EXTERNAL://localhost:29092" in advertised
+    assert kafka["entrypoint"] == ["bash", "/infra/kafka-container.sh"]
+    assert kafka["environment"] == {
+        "CLUSTER_ID": "tTZuIyUURvmlY86fK2SXHA",
+        "KAFKA_EXTERNAL_PORT": "29092",
+        "KAFKA_ADMIN_PASSWORD": SECRETS["KAFKA_ADMIN_PASSWORD"],
+    }
     assert [(p["target"], p["published"]) for p in kafka["ports"]] == [(29092, "29092")]
-    assert "kafka-broker-api-versions.sh --bootstrap-server localhost:9092" in " ".join(
-        kafka["healthcheck"]["test"]
-    )
+    assert (
+        "kafka-broker-api-versions.sh --bootstrap-server localhost:9092 "
+        "--command-config /tmp/eci-kafka/admin.properties"
+    ) in " ".join(kafka["healthcheck"]["test"])
     assert any(v["type"] == "volume" for v in kafka["volumes"])
+    # What the container script writes: the node and its listeners, all with SASL logins.
+    script = (ROOT / "infra" / "kafka-container.sh").read_text(encoding="utf-8")
+    for line in (
+        "process.roles=broker,controller",
+        "auto.create.topics.enable=false",
+        "controller.quorum.voters=1@kafka:9093",
+        "advertised.listeners=INTERNAL://kafka:9092,EXTERNAL://localhost:${KAFKA_EXTERNAL_PORT",
+        "listener.security.protocol.map=INTERNAL:SASL_PLAINTEXT,EXTERNAL:SASL_PLAINTEXT,"
+        "CONTROLLER:SASL_PLAINTEXT",
+        "log.dirs=$data",
+    ):
+        assert line in script, line
+    assert "data=/var/lib/kafka/data" in script
+    assert "broker-properties INTERNAL EXTERNAL" in script
 
     mongo = services["mongo"]
     assert mongo["image"] == "mongo:7"
-    assert mongo["command"] == ["--replSet", "rs0", "--bind_ip_all"]
-    assert "rs.initiate({_id:'rs0',members:[{_id:0,host:'mongo:27017'}]})" in " ".join(
-        mongo["healthcheck"]["test"]
-    )
+    assert mongo["entrypoint"] == ["bash", "/infra/mongo-container.sh"]
+    assert mongo["command"] == [
+        "--replSet",
+        "rs0",
+        "--bind_ip_all",
+        "--keyFile",
+        "/data/configdb/eci-replica.key",
+    ]
+    assert mongo["environment"]["MONGO_INITDB_ROOT_USERNAME"] == "root"
+    assert mongo["environment"]["MONGO_INITDB_ROOT_PASSWORD"] == SECRETS["MONGO_ROOT_PASSWORD"]
+    healthcheck = " ".join(mongo["healthcheck"]["test"])
+    assert "rs.initiate({_id:'rs0',members:[{_id:0,host:'mongo:27017'}]})" in healthcheck
+    assert "--authenticationDatabase admin" in healthcheck
     assert any(v["type"] == "volume" for v in mongo["volumes"])
 
     topics = services["topics"]
     assert topics["image"] == "apache/kafka:4.1.0"
     assert topics["restart"] == "no"
     assert topics["depends_on"]["kafka"]["condition"] == "service_healthy"
-    assert topics["entrypoint"] == [
-        "bash",
-        "/infra/create-topics.sh",
-        "kafka:9092",
-        "/infra/topics.conf",
-    ]
-    assert topics["environment"]["KAFKA_TOPICS_CMD"] == "/opt/kafka/bin/kafka-topics.sh"
+    assert topics["entrypoint"][:2] == ["bash", "-euc"]
+    assert topics["environment"]["KAFKA_TOPICS_CMD"] == (
+        "/opt/kafka/bin/kafka-topics.sh --command-config /tmp/admin.properties"
+    )
     assert sorted((v["source"], v["target"], v.get("read_only")) for v in topics["volumes"]) == [
-        (str(ROOT / "infra" / "create-topics.sh"), "/infra/create-topics.sh", True),
-        (str(ROOT / "infra" / "topics.conf"), "/infra/topics.conf", True),
+        (str(ROOT / "infra" / name), f"/infra/{name}", True) for name in sorted(TOPICS_JOB_FILES)
     ]
 
     for name, port in APP_SERVICES.items():
@@ -279,9 +349,69 @@ def test_compose_config_with_the_defaults(tmp_path: Path) -> None:
         }
         assert service["restart"] == "unless-stopped"
         assert service["stop_grace_period"] == "30s"
-        assert service["environment"] == SHARED_ENV | service_env(name, port)
+        assert service["environment"] == (
+            SHARED_ENV | service_env(name, port) | credentials(name, f"eci_{name}")
+        )
         assert [(p["target"], p["published"]) for p in service["ports"]] == [(port, str(port))]
         assert f"http://127.0.0.1:{port}/health/ready" in " ".join(service["healthcheck"]["test"])
+
+
+def credentials(name: str, database: str) -> dict[str, str]:
+    """The settings that make a service log in as itself: its Kafka account, its MongoDB user
+    (in its own database), production mode and the token key."""
+    upper = name.upper()
+    return {
+        "KAFKA_SASL_USERNAME": name,
+        "KAFKA_SASL_PASSWORD": SECRETS[f"KAFKA_{upper}_PASSWORD"],
+        "MONGODB_URI": (
+            f"mongodb://{name}:{SECRETS[f'MONGO_{upper}_PASSWORD']}@mongo:27017/"
+            f"?replicaSet=rs0&authSource={database}"
+        ),
+        "ECI_ENV": "production",
+        "AUTH_JWT_SECRET": SECRETS["AUTH_JWT_SECRET"],
+    }
+
+
+def test_compose_config_gives_each_service_its_own_kafka_and_mongo_credentials(
+    tmp_path: Path,
+) -> None:
+    services = compose_config(tmp_path, PROJECTS_MONGODB_DATABASE="projets")["services"]
+    kafka_logins = {
+        name: (
+            services[name]["environment"]["KAFKA_SASL_USERNAME"],
+            services[name]["environment"]["KAFKA_SASL_PASSWORD"],
+        )
+        for name in APP_SERVICES
+    }
+    mongo_uris = {name: services[name]["environment"]["MONGODB_URI"] for name in APP_SERVICES}
+    # Three accounts, three passwords, three users: nothing shared.
+    assert len(set(kafka_logins.values())) == len({u for u, _ in kafka_logins.values()}) == 3
+    assert len({p for _, p in kafka_logins.values()}) == 3
+    assert len(set(mongo_uris.values())) == 3
+    # Each Kafka account is declared, and the broker's topics job sets its password.
+    declared = {
+        line.split()[0]: line.split()[3]
+        for line in (ROOT / "infra" / "kafka-accounts.conf").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    for name, (user, password) in kafka_logins.items():
+        assert user == name
+        assert services["topics"]["environment"][declared[user]] == password
+    # Each MongoDB user is the one mongo-init.js creates in the service's own database.
+    assert mongo_uris["projects"].endswith("authSource=projets")
+    init = (ROOT / "infra" / "mongo-init.js").read_text(encoding="utf-8")
+    assert 'role: "readWrite", db: database' in init
+    for name in APP_SERVICES:
+        password = services["mongo"]["environment"][f"MONGO_{name.upper()}_PASSWORD"]
+        assert mongo_uris[name].startswith(f"mongodb://{name}:{password}@")
+    assert services["mongo"]["environment"]["PROJECTS_MONGODB_DATABASE"] == "projets"
+
+
+@pytest.mark.parametrize("secret", sorted(SECRETS))
+def test_compose_config_refuses_to_run_without_a_secret(tmp_path: Path, secret: str) -> None:
+    result = compose_run(tmp_path, **{k: v for k, v in SECRETS.items() if k != secret})
+    assert result.returncode != 0
+    assert f"set {secret} in .env" in result.stderr
 
 
 def test_compose_config_from_env_example_is_the_default_config(tmp_path: Path) -> None:
@@ -302,5 +432,6 @@ def test_compose_config_follows_an_overridden_port(tmp_path: Path) -> None:
     assert "http://127.0.0.1:9101/health/ready" in " ".join(registry["healthcheck"]["test"])
     assert [(p["target"], p["published"]) for p in projects["ports"]] == [(8002, "18002")]
     kafka = config["services"]["kafka"]
-    assert "EXTERNAL://localhost:39092" in kafka["environment"]["KAFKA_ADVERTISED_LISTENERS"]
+    # infra/kafka-container.sh advertises EXTERNAL://localhost:$KAFKA_EXTERNAL_PORT.
+    assert kafka["environment"]["KAFKA_EXTERNAL_PORT"] == "39092"
     assert [(p["target"], p["published"]) for p in kafka["ports"]] == [(29092, "39092")]

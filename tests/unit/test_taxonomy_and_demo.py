@@ -367,7 +367,7 @@ def fake_registry() -> Iterator[tuple[FakeRegistry, str]]:
 def test_seeding_twice_creates_everything_once(fake_registry: tuple[FakeRegistry, str]) -> None:
     fake, url = fake_registry
     lines: list[str] = []
-    first = seed(url, progress=lines.append)
+    first = seed(url, token="a-token", progress=lines.append)
     memberships = sum(len(c.clusters) for c in DEMO_COMPANIES)
     assert (first.clusters_created, first.clusters_existing) == (10, 0)
     assert (first.companies_created, first.companies_existing) == (len(DEMO_COMPANIES), 0)
@@ -378,7 +378,7 @@ def test_seeding_twice_creates_everything_once(fake_registry: tuple[FakeRegistry
         f"memberships: {memberships} (10 as animator)",
     ]
 
-    second = seed(url)
+    second = seed(url, token="a-token")
     assert (second.clusters_created, second.clusters_existing) == (0, 10)
     assert (second.companies_created, second.companies_existing) == (0, len(DEMO_COMPANIES))
     assert second.cluster_ids == first.cluster_ids
@@ -396,7 +396,7 @@ def test_an_unexpected_answer_stops_the_seed_with_status_and_body(
     fake, url = fake_registry
     fake.fail_with = 500
     with pytest.raises(SeedError, match=r"HTTP 500: .*bad day"):
-        seed(url)
+        seed(url, token="a-token")
     with pytest.raises(SystemExit) as exit_info:
         demo.main(["--url", url])
     assert exit_info.value.code == 1
@@ -405,4 +405,4 @@ def test_an_unexpected_answer_stops_the_seed_with_status_and_body(
 
 def test_an_unreachable_registry_is_reported() -> None:
     with pytest.raises(SeedError, match="cannot reach the registry"):
-        seed("http://127.0.0.1:9", timeout=2)
+        seed("http://127.0.0.1:9", token="a-token", timeout=2)

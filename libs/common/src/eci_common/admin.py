@@ -1,5 +1,6 @@
 """`eci-admin`: the operator's command line (topics and lag, outbox backlog, dead letters and
-their replay, read-model rebuild, demo data). Reads KAFKA_BOOTSTRAP_SERVERS and MONGODB_URI."""
+their replay, read-model rebuild, demo data). Reads KAFKA_BOOTSTRAP_SERVERS, the Kafka account
+(KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*: the admin account on a broker with ACLs) and MONGODB_URI."""
 
 import asyncio
 import os
@@ -10,11 +11,14 @@ from typing import Annotated
 import typer
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from pydantic import ValidationError
 
 from eci_common import topics
+from eci_common.auth import AuthSettings, Role, mint_token
 from eci_common.dead_letters import read_dead_letters, replay, select
+from eci_common.kafka import client_security_kwargs
 from eci_common.mongo import create_mongo_client
-from eci_common.settings import MongoSettings
+from eci_common.settings import KafkaSettings, MongoSettings
 
 app = typer.Typer(help=__doc__, no_args_is_help=True)
 dead = typer.Typer(help="Dead letters of a service: list, show, replay.", no_args_is_help=True)
@@ -25,8 +29,8 @@ OUTBOXES = {"registry": ("companies", "clusters"), "projects": ("projects",)}
 Service = Annotated[str, typer.Argument(help="registry, projects or notifications")]
 
 
-def _bootstrap() -> str:
-    return os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+def _kafka() -> KafkaSettings:
+    return KafkaSettings()
 
 
 def _dlq(service: str) -> str:
@@ -38,12 +42,13 @@ def _dlq(service: str) -> str:
 @app.command("topics")
 def topics_status() -> None:
     """Each declared topic's size, and each consumer group's lag on it."""
-    asyncio.run(_topics_status(_bootstrap()))
+    asyncio.run(_topics_status(_kafka()))
 
 
-async def _topics_status(bootstrap: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+async def _topics_status(settings: KafkaSettings) -> None:
+    bootstrap, security = settings.kafka_bootstrap_servers, client_security_kwargs(settings)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **security)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, **security)
     await admin.start()
     await consumer.start()
     try:
@@ -98,9 +103,7 @@ def dead_list(
     service: Service, event_type: Annotated[str | None, typer.Option("--type")] = None
 ) -> None:
     """One line per dead letter: offset, event id, type, group, attempts, reason."""
-    letters = select(
-        asyncio.run(read_dead_letters(_bootstrap(), _dlq(service))), event_type=event_type
-    )
+    letters = select(asyncio.run(read_dead_letters(_kafka(), _dlq(service))), event_type=event_type)
     for letter in letters:
         typer.echo(
             f"{letter.partition}:{letter.offset} {letter.event_id} {letter.event_type} "
@@ -114,7 +117,7 @@ def dead_list(
 @dead.command("show")
 def dead_show(service: Service, event_id: str) -> None:
     """Headers and body of the dead letters of one event."""
-    letters = select(asyncio.run(read_dead_letters(_bootstrap(), _dlq(service))), event_id=event_id)
+    letters = select(asyncio.run(read_dead_letters(_kafka(), _dlq(service))), event_id=event_id)
     if not letters:
         typer.echo(f"no dead letter for event {event_id}", err=True)
         raise typer.Exit(1)
@@ -135,12 +138,12 @@ def dead_replay(
     if not (all_ or event_type or event_id):
         raise typer.BadParameter("say which: --all, --type TYPE or --id EVENT_ID")
     letters = select(
-        asyncio.run(read_dead_letters(_bootstrap(), _dlq(service))),
+        asyncio.run(read_dead_letters(_kafka(), _dlq(service))),
         event_type=event_type,
         event_id=event_id,
     )
     with typer.progressbar(length=len(letters), label="replaying") as bar:
-        count = asyncio.run(replay(_bootstrap(), letters, progress=lambda _: bar.update(1)))
+        count = asyncio.run(replay(_kafka(), letters, progress=lambda _: bar.update(1)))
     typer.echo(f"{count} dead letter(s) replayed")
 
 
@@ -155,6 +158,33 @@ def rebuild_projects(swap: bool = False) -> None:
 def seed_demo(url: str = "http://127.0.0.1:8001") -> None:
     """Seeds the demo clusters and companies through the registry API (idempotent)."""
     raise typer.Exit(subprocess.call([sys.executable, "-m", "eci_registry.demo", "--url", url]))  # noqa: S603
+
+
+@app.command("token")
+def token(
+    role: Annotated[Role, typer.Option(help="staff, animator, contact or integrator")],
+    subject: Annotated[str, typer.Option(help="who it is for (an id, never an e-mail)")],
+    company: Annotated[str | None, typer.Option(help="the company (contact, animator)")] = None,
+    cluster: Annotated[
+        list[str] | None, typer.Option(help="a cluster it animates (repeat for several)")
+    ] = None,
+    ttl_hours: Annotated[float, typer.Option(min=0.01, max=24 * 90)] = 8.0,
+) -> None:
+    """Mints a bearer token for the REST APIs, signed with AUTH_JWT_SECRET."""
+    try:
+        minted = mint_token(
+            AuthSettings(),
+            subject=subject,
+            role=role,
+            company_id=company,
+            cluster_ids=tuple(cluster or ()),
+            ttl_s=int(ttl_hours * 3600),
+        )
+    except ValidationError as exc:
+        raise typer.BadParameter("; ".join(str(e["msg"]) for e in exc.errors())) from exc
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    typer.echo(minted)
 
 
 def main() -> None:

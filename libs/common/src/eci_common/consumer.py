@@ -7,14 +7,22 @@ reads one record at a time (`getone`), so a commit never covers a record not yet
 
 Outcomes of one record:
 - handled, or already handled by this group (idempotency record): commit;
-- a type this group does not handle but that a contract describes: commit, nothing to do;
-- permanent error (malformed, unknown type or version, invalid payload, `PermanentError` from a
-  handler): dead-letter with the reason, then commit;
+- a type this group does not handle but that a contract describes, on the topic the contract
+  names: commit, nothing to do;
+- permanent error (larger than `consumer_max_record_bytes`, missing or invalid CloudEvents
+  headers, unknown type or version, a known type on a topic that is not its own, a body that is
+  not the type's JSON, `PermanentError` from a handler): dead-letter with the reason, then commit;
 - infrastructure unreachable (database, broker): retry with capped backoff, without limit;
 - any other exception: retried up to `consumer_max_attempts`, then dead-lettered.
+
+No record is read by FastStream's own parser and decoder: they fail on a header that is not UTF-8
+(or has no value) and on a body that is not what its content type says, before our handler runs,
+and the next record's commit would then skip the failed one without a dead letter. Replies are
+off: a `reply_to` header must not make a consumer publish where a producer asks.
 """
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -22,12 +30,23 @@ from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 import structlog
-from aiokafka.errors import KafkaError
+from aiokafka import ConsumerRecord
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from faststream.message import StreamMessage
 
-from eci_common.envelope import Event, EventMetadata, KafkaRecord, read_metadata, read_payload
+from eci_common import topics
+from eci_common.dead_letters import DLQ_PREFIX
+from eci_common.envelope import (
+    HEADER_PREFIX,
+    Event,
+    EventMetadata,
+    KafkaRecord,
+    read_metadata,
+    read_payload,
+)
 from eci_common.errors import MalformedEvent, PermanentError, TransientError, UnknownEventType
 from eci_common.events import catalog
 from eci_common.events.base import EventPayload
@@ -49,6 +68,15 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 
 log = get_logger(__name__)
 
+# The topics whose contracts we know: a known type read from one of them must be its own. Other
+# topics (a test's, a tool's) carry whatever their user puts there.
+_OUR_TOPICS = topics.PUBLIC_TOPICS | topics.INTERNAL_TOPICS
+# What a dead letter keeps of a record too large to be dead-lettered whole.
+_KEPT_WHEN_TOO_LARGE = 256
+_CLOUDEVENTS_HEADERS = frozenset(
+    {"content-type", *(f"{HEADER_PREFIX}{name}" for name in EventMetadata.model_fields)}
+)
+
 
 @dataclass(frozen=True, slots=True)
 class ReceivedRecord:
@@ -60,6 +88,60 @@ class ReceivedRecord:
     key: str | None
     headers: dict[str, str]
     body: bytes
+
+    @property
+    def size(self) -> int:
+        """Bytes of body and headers, as the broker carried them (near enough for a limit)."""
+        return len(self.body) + sum(
+            len(name.encode()) + len(value.encode()) for name, value in self.headers.items()
+        )
+
+
+def _header_text(value: bytes | None) -> str:
+    # A null or binary header is kept readable (escaped) rather than refused: only the CloudEvents
+    # attributes are validated, and a dead letter shows what came.
+    return "" if value is None else value.decode(errors="backslashreplace")
+
+
+def received(raw: "ConsumerRecord[bytes, bytes]") -> ReceivedRecord:
+    """The library-independent view of an aiokafka record; never fails, whatever it holds."""
+    return ReceivedRecord(
+        topic=raw.topic,
+        partition=raw.partition,
+        offset=raw.offset,
+        key=raw.key.decode(errors="replace") if raw.key is not None else None,
+        headers={name: _header_text(value) for name, value in raw.headers},
+        body=raw.value or b"",
+    )
+
+
+def _utf8(value: bytes | None) -> bool:
+    if value is None:
+        return False
+    try:
+        value.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+async def _tolerant_parse(
+    raw: "ConsumerRecord[bytes, bytes]",
+    original: Callable[[Any], Awaitable[StreamMessage[Any]]],
+) -> StreamMessage[Any]:
+    """FastStream's parser, given a copy without the headers it cannot decode; the message keeps
+    the original record, which `received` reads."""
+    readable = [(name, value) for name, value in raw.headers if _utf8(value)]
+    if len(readable) == len(raw.headers):
+        return await original(raw)
+    message = await original(dataclasses.replace(raw, headers=readable))
+    message.raw_message = raw
+    return message
+
+
+async def _raw_body(message: StreamMessage[Any]) -> bytes:
+    """No decoding by FastStream: `read_payload` validates the body against its contract."""
+    return message.body
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +193,9 @@ class EventConsumer:
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
             max_poll_interval_ms=600_000,
+            parser=_tolerant_parse,
+            decoder=_raw_body,
+            no_reply=True,
         )
         self.subscribers.append(subscriber)
 
@@ -118,22 +203,23 @@ class EventConsumer:
         async def consume(message: KafkaMessage) -> None:
             raw = message.raw_message
             assert not isinstance(raw, tuple)  # noqa: S101 - not a batch subscriber
-            await self.process(
-                ReceivedRecord(
-                    topic=raw.topic,
-                    partition=raw.partition,
-                    offset=raw.offset,
-                    key=raw.key.decode(errors="replace") if raw.key is not None else None,
-                    headers=dict(message.headers),
-                    body=message.body,
-                )
-            )
+            try:
+                await self.process(received(raw))
+            except Exception:
+                # Not even its dead letter could be written: read it again rather than let the
+                # next record's commit skip it.
+                await message.nack()
+                raise
             await message.ack()
 
     async def process(self, record: ReceivedRecord) -> None:
         """Handles one record; returns once it is safe to commit its offset."""
         started = time.perf_counter()
-        outcome, event_type = await self._process(record)
+        try:
+            outcome, event_type = await self._process(record)
+        except Exception as exc:  # noqa: BLE001 - whatever a record causes, it is dead-lettered
+            await self._dead_letter(record, exc, attempts=1)
+            outcome, event_type = "dead_lettered", "unexpected"
         if self._metrics is not None:
             labels = (self._metrics.service, self.group, event_type, outcome)
             self._metrics.consumed.labels(*labels).inc()
@@ -146,6 +232,13 @@ class EventConsumer:
         structlog.contextvars.unbind_contextvars(
             "correlation_id", "causation_id", "event_id", "event_type"
         )
+        limit = self._settings.consumer_max_record_bytes
+        if record.size > limit:
+            too_large = MalformedEvent(
+                f"record of {record.size} bytes exceeds the limit of {limit} bytes"
+            )
+            await self._dead_letter(record, too_large, attempts=1)
+            return "dead_lettered", "too_large"
         try:
             meta = read_metadata(record.headers)
         except MalformedEvent as exc:
@@ -157,6 +250,14 @@ class EventConsumer:
             event_id=meta.id,
             event_type=meta.type,
         )
+        if catalog.is_known(meta.type) and record.topic in _OUR_TOPICS:
+            expected = catalog.model_for(meta.type).topic
+            if expected != record.topic:
+                misplaced = MalformedEvent(
+                    f"event type {meta.type!r} travels on {expected!r}, not on {record.topic!r}"
+                )
+                await self._dead_letter(record, misplaced, attempts=1)
+                return "dead_lettered", meta.type
         route = self._routes.get(meta.type)
         if route is None:
             if catalog.is_known(meta.type):
@@ -226,7 +327,7 @@ class EventConsumer:
             headers=headers,
             body=record.body,
         )
-        await self._retrying(lambda: self._dead_letters.publish(letter))
+        await self._retrying(lambda: self._publish_letter(letter))
         log.error(
             "event_dead_lettered",
             reason=str(exc)[:500],
@@ -235,3 +336,17 @@ class EventConsumer:
             offset=record.offset,
             attempts=attempts,
         )
+
+    async def _publish_letter(self, letter: KafkaRecord) -> None:
+        try:
+            await self._dead_letters.publish(letter)
+        except MessageSizeTooLargeError:
+            # Retrying cannot help. Keep why and where from, and the CloudEvents attributes cut
+            # short: enough to find the record on its original topic while retention lasts.
+            kept = {
+                name: value if name.startswith(DLQ_PREFIX) else value[:_KEPT_WHEN_TOO_LARGE]
+                for name, value in letter.headers.items()
+                if name.startswith(DLQ_PREFIX) or name in _CLOUDEVENTS_HEADERS
+            }
+            kept["dlq_body_omitted_bytes"] = str(len(letter.body))
+            await self._dead_letters.publish(dataclasses.replace(letter, headers=kept, body=b""))

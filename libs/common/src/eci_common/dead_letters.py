@@ -10,6 +10,9 @@ from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from eci_common.kafka import client_security_kwargs
+from eci_common.settings import KafkaSettings
+
 DLQ_PREFIX = "dlq_"
 
 
@@ -43,10 +46,21 @@ class DeadLetter:
         return {k: v for k, v in self.headers.items() if not k.startswith(DLQ_PREFIX)}
 
 
-async def read_dead_letters(bootstrap: str, topic: str) -> list[DeadLetter]:
+def _settings(kafka: KafkaSettings | str) -> KafkaSettings:
+    """A bootstrap address alone takes the rest (the account included) from the environment."""
+    if isinstance(kafka, KafkaSettings):
+        return kafka
+    return KafkaSettings(KAFKA_BOOTSTRAP_SERVERS=kafka)
+
+
+async def read_dead_letters(kafka: KafkaSettings | str, topic: str) -> list[DeadLetter]:
     """Every record of a dead-letter topic, from the beginning to its current end."""
+    settings = _settings(kafka)
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=None,
+        enable_auto_commit=False,
+        **client_security_kwargs(settings),
     )
     await consumer.start()
     letters: list[DeadLetter] = []
@@ -101,13 +115,19 @@ def select(
 
 
 async def replay(
-    bootstrap: str,
+    kafka: KafkaSettings | str,
     letters: list[DeadLetter],
     *,
     progress: Callable[[int], None] | None = None,
 ) -> int:
     """Publishes each letter back onto its original topic (acks=all, idempotent producer)."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    settings = _settings(kafka)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        acks="all",
+        enable_idempotence=True,
+        **client_security_kwargs(settings),
+    )
     await producer.start()
     try:
         for index, letter in enumerate(letters, start=1):

@@ -47,3 +47,11 @@ class Gone(DomainError):
 
 class PreconditionRequired(DomainError):
     """A change needs the caller's version (`If-Match`) and none was given."""
+
+
+class Unauthenticated(DomainError):
+    """No valid credentials came with the request (HTTP 401)."""
+
+
+class Forbidden(DomainError):
+    """The caller is known but has no right to do this (HTTP 403)."""

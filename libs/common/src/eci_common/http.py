@@ -1,28 +1,35 @@
 """What every REST API shares: correlation ids, domain errors as statuses, health endpoints,
 Prometheus metrics."""
 
+import json
 import re
 import uuid
 from typing import Annotated, Any, Protocol
 
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 from eci_common.errors import (
     Conflict,
     DomainError,
+    Forbidden,
     Gone,
     NotFound,
     PreconditionRequired,
     StaleVersion,
+    Unauthenticated,
 )
 from eci_common.metrics import metrics_router
 
 CORRELATION_HEADER = "X-Correlation-ID"
 
 _STATUS: dict[type[DomainError], int] = {
+    Unauthenticated: 401,
+    Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
     Gone: 410,
@@ -45,7 +52,8 @@ class CorrelationMiddleware(BaseHTTPMiddleware):
         return response
 
 
-_ETAG = re.compile(r'^(?:W/)?"?(\d+)"?$')
+# At most 18 digits: a version fits in 64 bits, and `int()` refuses more than 4300 digits.
+_ETAG = re.compile(r'^(?:W/)?"?([0-9]{1,18})"?$')
 
 
 def if_match_version(request: Request) -> int | None:
@@ -72,15 +80,41 @@ def current_correlation_id() -> str | None:
     return str(value) if value is not None else None
 
 
+class SafeJSONResponse(JSONResponse):
+    """JSON that renders whatever an error echoes of the caller's input. A JSON string may
+    escape a lone surrogate (`"\\ud800"`), which has no UTF-8 form: the plain `JSONResponse`
+    fails on it and the 422 becomes a 500. Such a character is sent as `?`."""
+
+    def render(self, content: Any) -> bytes:
+        text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        return text.encode("utf-8", errors="replace")
+
+
+async def _invalid_request(request: Request, exc: Exception) -> Response:
+    """FastAPI's own 422 for a request its models refuse, rendered with `SafeJSONResponse`."""
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    return SafeJSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
+
+
 async def _domain_error(request: Request, exc: Exception) -> Response:
     status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 400)
-    return JSONResponse({"detail": str(exc)}, status_code=status)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
 
 
 def install_common(app: FastAPI) -> None:
-    """Middleware and error mapping shared by every service's API."""
+    """Middleware and error mapping shared by every service's API. The last middleware added
+    runs first: correlation id, then the write rate limit, then the body guard."""
+    from eci_common.rate_limit import WriteRateLimit  # noqa: PLC0415 - kept with its only use
+    from eci_common.request_guard import DISABLED, GuardSettings, RequestGuard  # noqa: PLC0415
+
+    guard = GuardSettings()
+    app.add_middleware(RequestGuard, max_body_bytes=guard.max_body_bytes)
+    if guard.write_rate_limit.strip().lower() != DISABLED:
+        app.add_middleware(WriteRateLimit, limit=guard.write_rate_limit)
     app.add_middleware(CorrelationMiddleware)
     app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     app.include_router(metrics_router())
 
 

@@ -2,7 +2,8 @@
 
 Every line carries the context bound with `bind_event_context` (correlation id, causation id,
 event type and id) or by the HTTP middleware (correlation id of the request), so that one
-correlation id can be followed from a REST call through every service it reaches.
+correlation id can be followed from a REST call through every service it reaches. Secrets and
+personal data are masked on the way out (`eci_common.log_redaction`).
 """
 
 import logging
@@ -11,6 +12,7 @@ from typing import Any
 
 import structlog
 
+from eci_common.log_redaction import redact
 from eci_common.settings import LogSettings
 
 _SHARED_PROCESSORS: list[structlog.types.Processor] = [
@@ -46,6 +48,7 @@ def configure_logging(settings: LogSettings, *, service: str) -> None:
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
+            redact,  # last before rendering: every line, tracebacks included
             renderer,
         ],
     )

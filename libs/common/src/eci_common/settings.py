@@ -5,23 +5,64 @@ variables so that one `.env` serves every service; what is specific to a service
 database, its consumer group) is read with the service's prefix, such as `REGISTRY_HTTP_PORT`.
 """
 
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from eci_common.auth import AuthSettings
 
 _COMMON = SettingsConfigDict(populate_by_name=True, extra="ignore", frozen=True)
 
 
 class KafkaSettings(BaseSettings):
-    """Where the Kafka cluster is and how hard to try before giving up on a request."""
+    """Where the Kafka cluster is, which account this process uses on it, and how hard to try
+    before giving up on a request.
 
-    model_config = _COMMON
+    `PLAINTEXT` (the default) sends no credentials; `SASL_PLAINTEXT` and `SASL_SSL` log in with
+    SCRAM as `KAFKA_SASL_USERNAME`, and then both the username and the password are required.
+    The password is a `SecretStr`: it never appears in a repr or a log line, and validation
+    errors leave out the input values, where it would otherwise be shown in clear.
+    """
+
+    model_config = SettingsConfigDict(**_COMMON, hide_input_in_errors=True)
 
     kafka_bootstrap_servers: str = Field(
         "127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS"
     )
     kafka_request_timeout_ms: int = Field(30_000, validation_alias="KAFKA_REQUEST_TIMEOUT_MS")
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", validation_alias="KAFKA_SECURITY_PROTOCOL"
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256"] = Field(
+        "SCRAM-SHA-512", validation_alias="KAFKA_SASL_MECHANISM"
+    )
+    kafka_sasl_username: str | None = Field(None, validation_alias="KAFKA_SASL_USERNAME")
+    kafka_sasl_password: SecretStr | None = Field(None, validation_alias="KAFKA_SASL_PASSWORD")
+    # With SASL_SSL: the CA bundle that signed the broker's certificate (the system's otherwise).
+    kafka_ssl_cafile: str | None = Field(None, validation_alias="KAFKA_SSL_CAFILE")
+
+    @model_validator(mode="after")
+    def _sasl_needs_an_account(self) -> Self:
+        if self.kafka_security_protocol == "PLAINTEXT":
+            return self
+        missing = [
+            name
+            for name, value in (
+                ("KAFKA_SASL_USERNAME", self.kafka_sasl_username),
+                (
+                    "KAFKA_SASL_PASSWORD",
+                    self.kafka_sasl_password and self.kafka_sasl_password.get_secret_value(),
+                ),
+            )
+            if not value
+        ]
+        if missing:
+            raise ValueError(
+                f"KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} logs in with SASL "
+                f"({self.kafka_sasl_mechanism}): set {' and '.join(missing)}"
+            )
+        return self
 
 
 class MongoSettings(BaseSettings):
@@ -52,6 +93,9 @@ class ConsumerSettings(BaseSettings):
     consumer_max_attempts: int = Field(5, ge=1)
     consumer_backoff_initial_s: float = Field(0.2, gt=0)
     consumer_backoff_max_s: float = Field(10.0, gt=0)
+    # Records above this size (body and headers) are dead-lettered unread: no contract of ours
+    # comes near it, and parsing one costs memory and time.
+    consumer_max_record_bytes: int = Field(256 * 1024, gt=0)
 
 
 class OutboxSettings(BaseSettings):
@@ -74,6 +118,12 @@ class HttpSettings(BaseSettings):
 
 
 class ServiceSettings(
-    KafkaSettings, MongoSettings, LogSettings, ConsumerSettings, OutboxSettings, HttpSettings
+    KafkaSettings,
+    MongoSettings,
+    LogSettings,
+    ConsumerSettings,
+    OutboxSettings,
+    HttpSettings,
+    AuthSettings,
 ):
     """Everything a service process needs; each service subclasses it with its env prefix."""

@@ -6,7 +6,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
+from eci_common.auth import PrincipalDep
 from eci_common.errors import NotFound
+from eci_notifications.access import may_read_inbox, require_inbox
+from eci_notifications.api_contacts import ContactsDep
 from eci_notifications.domain import STAFF, Channel, Notification, RecipientKind, Status
 from eci_notifications.repository import NotificationRepository
 
@@ -105,26 +108,44 @@ Recipient = Annotated[str, Query(min_length=1, max_length=100)]
 
 @router.get("/notifications")
 async def list_notifications(
+    *,
     repository: RepositoryDep,
+    contacts: ContactsDep,
+    caller: PrincipalDep,
     recipient: Recipient = STAFF,
     unread: bool = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[NotificationPublic]:
-    """The inbox of `recipient` (`staff`, a company id or a contact id), newest first."""
+    """The inbox of `recipient` (`staff`, a company id or a contact id), newest first. Staff
+    read every inbox; a company's people read the company's and its contacts' inboxes."""
+    await require_inbox(caller, recipient, contacts)
     notifications = await repository.list_for(recipient, limit=limit, unread_only=unread)
     return [NotificationPublic.of(notification) for notification in notifications]
 
 
 @router.get("/notifications/unread-count")
-async def unread_count(repository: RepositoryDep, recipient: Recipient = STAFF) -> UnreadCount:
+async def unread_count(
+    repository: RepositoryDep,
+    contacts: ContactsDep,
+    caller: PrincipalDep,
+    recipient: Recipient = STAFF,
+) -> UnreadCount:
+    await require_inbox(caller, recipient, contacts)
     return UnreadCount(recipient=recipient, unread=await repository.unread_count(recipient))
 
 
 @router.post("/notifications/{notification_id}/read")
-async def mark_read(notification_id: str, repository: RepositoryDep) -> NotificationPublic:
-    """Idempotent; 404 for an unknown id or one that is not an inbox notification."""
+async def mark_read(
+    notification_id: str, repository: RepositoryDep, contacts: ContactsDep, caller: PrincipalDep
+) -> NotificationPublic:
+    """Idempotent; 404 for an unknown id, one that is not an inbox notification, or one in an
+    inbox the caller may not read."""
     found = await repository.get(notification_id)
-    if found is None or found.channel is not Channel.INBOX:
+    if (
+        found is None
+        or found.channel is not Channel.INBOX
+        or not await may_read_inbox(caller, found.recipient, contacts)
+    ):
         raise NotFound(f"no inbox notification {notification_id}")
     marked = await repository.mark_read(notification_id)
     assert marked is not None  # noqa: S101 - it was there a moment ago
@@ -133,13 +154,17 @@ async def mark_read(notification_id: str, repository: RepositoryDep) -> Notifica
 
 @router.get("/deliveries")
 async def list_deliveries(
+    *,
     repository: RepositoryDep,
+    caller: PrincipalDep,
     status: Status | None = None,
     channel: Channel | None = None,
     recipient: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[DeliveryPublic]:
-    """Delivery states, newest first: pending, sent, failed or suppressed, with the reason."""
+    """Delivery states, newest first: pending, sent, failed or suppressed, with the reason.
+    Staff only."""
+    caller.require_staff("follow deliveries")
     found = await repository.deliveries(
         status=status, channel=channel, recipient=recipient, limit=limit
     )
@@ -147,7 +172,10 @@ async def list_deliveries(
 
 
 @router.get("/deliveries/{notification_id}")
-async def get_delivery(notification_id: str, repository: RepositoryDep) -> DeliveryPublic:
+async def get_delivery(
+    notification_id: str, repository: RepositoryDep, caller: PrincipalDep
+) -> DeliveryPublic:
+    caller.require_staff("follow deliveries")
     found = await repository.get(notification_id)
     if found is None:
         raise NotFound(f"no notification {notification_id}")

@@ -5,7 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
-from eci_common.errors import NotFound
+from eci_common.auth import PrincipalDep
+from eci_notifications.access import own_contact
 from eci_notifications.contacts import ContactBook
 from eci_notifications.domain import Channel, Contact, Mode, Preferences
 from eci_notifications.rules import FAMILIES
@@ -62,20 +63,19 @@ async def families() -> list[str]:
 
 
 @router.get("/companies/{company_id}/contacts")
-async def company_contacts(company_id: str, contacts: ContactsDep) -> list[ContactPublic]:
+async def company_contacts(
+    company_id: str, contacts: ContactsDep, caller: PrincipalDep
+) -> list[ContactPublic]:
+    """Staff, or the company's own people."""
+    caller.require_acts_for(company_id, "list this company's contacts")
     return [ContactPublic.of(contact) for contact in await contacts.of_company(company_id)]
 
 
-async def _contact(contacts: ContactBook, contact_id: str) -> Contact:
-    contact = await contacts.get(contact_id)
-    if contact is None:
-        raise NotFound(f"no contact {contact_id}")
-    return contact
-
-
 @router.get("/contacts/{contact_id}/preferences")
-async def get_preferences(contact_id: str, contacts: ContactsDep) -> PreferencesPublic:
-    preferences = await contacts.preferences(await _contact(contacts, contact_id))
+async def get_preferences(
+    contact_id: str, contacts: ContactsDep, caller: PrincipalDep
+) -> PreferencesPublic:
+    preferences = await contacts.preferences(await own_contact(caller, contact_id, contacts))
     return PreferencesPublic(
         contact_id=contact_id,
         modes={
@@ -87,11 +87,11 @@ async def get_preferences(contact_id: str, contacts: ContactsDep) -> Preferences
 
 @router.put("/contacts/{contact_id}/preferences")
 async def put_preferences(
-    contact_id: str, body: PreferencesBody, contacts: ContactsDep
+    contact_id: str, body: PreferencesBody, contacts: ContactsDep, caller: PrincipalDep
 ) -> PreferencesPublic:
     """Replaces the contact's choices. 422 for an unknown family, a digest outside e-mail or a
-    webhook channel."""
-    contact = await _contact(contacts, contact_id)
+    webhook channel. Staff, or the contact's company's people."""
+    contact = await own_contact(caller, contact_id, contacts)
     for family, channels in body.modes.items():
         if family not in FAMILIES:
             raise _invalid(f"unknown family {family!r}; known: {', '.join(FAMILIES)}")
@@ -112,4 +112,7 @@ async def put_preferences(
 
 
 def _invalid(message: str) -> HTTPException:
-    return HTTPException(status_code=422, detail=message)
+    """A 422 in FastAPI's documented shape (`HTTPValidationError`)."""
+    return HTTPException(
+        status_code=422, detail=[{"loc": ["body", "modes"], "msg": message, "type": "value_error"}]
+    )

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import AnyHttpUrl, BaseModel, Field
 
+from eci_common.auth import PrincipalDep
 from eci_common.errors import NotFound
 from eci_notifications.handlers import WEBHOOK_EVENT_TYPES
 from eci_notifications.subscriptions import Subscription, SubscriptionRepository
@@ -64,19 +65,29 @@ class SubscriptionCreated(SubscriptionPublic):
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
 
+def _staff_only(caller: PrincipalDep) -> None:
+    caller.require_staff("manage webhook subscriptions")
+
+
+StaffOnly = [Depends(_staff_only)]
+
+
 @router.get("/event-types")
 async def event_types() -> list[str]:
     """What a subscription may ask for: the public events notifications reads."""
     return list(WEBHOOK_EVENT_TYPES)
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, dependencies=StaffOnly)
 async def create(
     body: SubscriptionCreate, subscriptions: SubscriptionsDep, response: Response
 ) -> SubscriptionCreated:
     unknown = sorted(set(body.event_types) - set(WEBHOOK_EVENT_TYPES))
     if unknown:
-        raise HTTPException(422, f"unknown event types: {', '.join(unknown)}")
+        message = f"unknown event types: {', '.join(unknown)}"
+        raise HTTPException(
+            422, [{"loc": ["body", "event_types"], "msg": message, "type": "value_error"}]
+        )
     subscription = Subscription.create(
         url=str(body.url), event_types=tuple(body.event_types), now=datetime.now(UTC)
     )
@@ -87,7 +98,7 @@ async def create(
     )
 
 
-@router.get("")
+@router.get("", dependencies=StaffOnly)
 async def list_all(subscriptions: SubscriptionsDep) -> list[SubscriptionPublic]:
     return [SubscriptionPublic.of(s) for s in await subscriptions.all()]
 
@@ -99,12 +110,12 @@ async def _get(subscriptions: SubscriptionRepository, subscription_id: str) -> S
     return found
 
 
-@router.get("/{subscription_id}")
+@router.get("/{subscription_id}", dependencies=StaffOnly)
 async def get(subscription_id: str, subscriptions: SubscriptionsDep) -> SubscriptionPublic:
     return SubscriptionPublic.of(await _get(subscriptions, subscription_id))
 
 
-@router.post("/{subscription_id}/enable")
+@router.post("/{subscription_id}/enable", dependencies=StaffOnly)
 async def enable(subscription_id: str, subscriptions: SubscriptionsDep) -> SubscriptionPublic:
     """Switches a disabled endpoint back on (its failure count starts again from zero)."""
     enabled = (await _get(subscriptions, subscription_id)).enabled()
@@ -112,7 +123,7 @@ async def enable(subscription_id: str, subscriptions: SubscriptionsDep) -> Subsc
     return SubscriptionPublic.of(enabled)
 
 
-@router.delete("/{subscription_id}", status_code=204)
+@router.delete("/{subscription_id}", status_code=204, dependencies=StaffOnly)
 async def delete(subscription_id: str, subscriptions: SubscriptionsDep) -> None:
     if not await subscriptions.delete(subscription_id):
         raise NotFound(f"no webhook subscription {subscription_id}")

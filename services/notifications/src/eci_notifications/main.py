@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from eci_common.asyncapi import asyncapi_document
 from eci_common.asyncapi_http import asyncapi_router
+from eci_common.auth import Authenticated, install_auth
 from eci_common.events.catalog import EVENT_MODELS
 from eci_common.http import health_router, install_common
 from eci_common.logging import configure_logging
@@ -122,9 +123,9 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     install_common(app)
-    app.include_router(api.router)
-    app.include_router(api_contacts.router)
-    app.include_router(api_webhooks.router)
+    install_auth(app, settings)
+    for router in (api.router, api_contacts.router, api_webhooks.router):
+        app.include_router(router, dependencies=[Authenticated])
     app.include_router(health_router())
     received = tuple(model for model in EVENT_MODELS if model.topic in TOPICS)
     app.include_router(asyncapi_router(lambda: asyncapi_document(SERVICE, receives=received)))

@@ -5,9 +5,11 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
-from eci_common.errors import Conflict
+from eci_common.auth import PrincipalDep
+from eci_common.errors import Conflict, NotFound
 from eci_common.http import IfMatchDep, current_correlation_id, set_etag
 from eci_projects import service
+from eci_projects.access import managed_project, viewer, visible_project
 from eci_projects.api_models import (
     ApplicationIn,
     CallIn,
@@ -46,8 +48,12 @@ def _out(project: Project, response: Response) -> ProjectPublic:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-async def propose(body: ProjectCreate, unit: UnitDep, response: Response) -> ProjectPublic:
-    """A company proposes a project in a cluster it belongs to; it starts as a draft."""
+async def propose(
+    body: ProjectCreate, unit: UnitDep, response: Response, caller: PrincipalDep
+) -> ProjectPublic:
+    """A company proposes a project in a cluster it belongs to; it starts as a draft. Staff,
+    or the lead company's own people."""
+    caller.require_acts_for(body.lead_company_id, "propose a project in its name")
     project = await service.propose(
         unit,
         cluster_id=body.cluster_id,
@@ -62,25 +68,37 @@ async def propose(body: ProjectCreate, unit: UnitDep, response: Response) -> Pro
 @router.get("")
 async def find(
     unit: UnitDep,
-    cluster_id: str | None = None,
+    caller: PrincipalDep,
+    cluster_id: Annotated[str | None, Query(max_length=100)] = None,
     status_: Annotated[Status | None, Query(alias="status")] = None,
-    company_id: str | None = None,
+    company_id: Annotated[str | None, Query(max_length=100)] = None,
 ) -> list[ProjectPublic]:
+    """The projects the caller may see, filtered."""
     projects = await unit.projects.find(
         cluster_id=cluster_id, status=status_, company_id=company_id
     )
-    return [ProjectPublic.of(p) for p in projects]
+    seen_by = await viewer(unit, caller)
+    return [ProjectPublic.of(p) for p in projects if seen_by.can_see(p)]
 
 
 @router.get("/{project_id}")
-async def get(project_id: str, unit: UnitDep, response: Response) -> ProjectPublic:
-    return _out(await service.load(unit, project_id), response)
+async def get(
+    project_id: str, unit: UnitDep, response: Response, caller: PrincipalDep
+) -> ProjectPublic:
+    return _out(await visible_project(unit, caller, project_id), response)
 
 
 @router.patch("/{project_id}")
 async def update(
-    project_id: str, body: ProjectUpdate, unit: UnitDep, version: IfMatchDep, response: Response
+    *,
+    project_id: str,
+    body: ProjectUpdate,
+    unit: UnitDep,
+    version: IfMatchDep,
+    response: Response,
+    caller: PrincipalDep,
 ) -> ProjectPublic:
+    await managed_project(unit, caller, project_id)
     changes = body.changes()
     project = await service.change(
         unit, project_id=project_id, expected_version=version, action=lambda p: p.update(changes)
@@ -90,9 +108,16 @@ async def update(
 
 @router.post("/{project_id}/call")
 async def open_call(
-    project_id: str, body: CallIn, unit: UnitDep, version: IfMatchDep, response: Response
+    *,
+    project_id: str,
+    body: CallIn,
+    unit: UnitDep,
+    version: IfMatchDep,
+    response: Response,
+    caller: PrincipalDep,
 ) -> ProjectPublic:
     """Draft → open for partners; the ranked candidates are published with the call."""
+    await managed_project(unit, caller, project_id)
     project = await service.open_call(
         unit,
         project_id=project_id,
@@ -105,8 +130,9 @@ async def open_call(
 
 @router.post("/{project_id}/call/close")
 async def close_call(
-    project_id: str, unit: UnitDep, version: IfMatchDep, response: Response
+    project_id: str, unit: UnitDep, version: IfMatchDep, response: Response, caller: PrincipalDep
 ) -> ProjectPublic:
+    await managed_project(unit, caller, project_id)
     project = await service.change(
         unit, project_id=project_id, expected_version=version, action=lambda p: p.close_call()
     )
@@ -115,9 +141,16 @@ async def close_call(
 
 @router.post("/{project_id}/status")
 async def change_status(
-    project_id: str, body: StatusIn, unit: UnitDep, version: IfMatchDep, response: Response
+    *,
+    project_id: str,
+    body: StatusIn,
+    unit: UnitDep,
+    version: IfMatchDep,
+    response: Response,
+    caller: PrincipalDep,
 ) -> ProjectPublic:
     """Moves the project in its lifecycle; 409 names the allowed statuses."""
+    await managed_project(unit, caller, project_id)
 
     def act(project: Project) -> None:
         check_transition(project.status, body.status)
@@ -136,17 +169,20 @@ async def change_status(
 
 
 @router.get("/{project_id}/candidates")
-async def candidates(project_id: str, unit: UnitDep) -> list[CandidateOut]:
-    """Candidate partners, best first, each with the reasons for its rank."""
-    project = await service.load(unit, project_id)
+async def candidates(project_id: str, unit: UnitDep, caller: PrincipalDep) -> list[CandidateOut]:
+    """Candidate partners, best first, each with the reasons for its rank (for the lead)."""
+    project = await managed_project(unit, caller, project_id)
     ranked = await service.candidates(unit, project)
     return [CandidateOut.of(index, r) for index, r in enumerate(ranked, start=1)]
 
 
 @router.post("/{project_id}/applications", status_code=status.HTTP_201_CREATED)
 async def apply(
-    project_id: str, body: ApplicationIn, unit: UnitDep, response: Response
+    project_id: str, body: ApplicationIn, unit: UnitDep, response: Response, caller: PrincipalDep
 ) -> dict[str, str]:
+    """A company applies in its own name to a project it can see."""
+    await visible_project(unit, caller, project_id)
+    caller.require_acts_for(body.company_id, "apply in this company's name")
     project, application_id = await service.apply(
         unit, project_id=project_id, company_id=body.company_id, message=body.message
     )
@@ -156,12 +192,16 @@ async def apply(
 
 @router.post("/{project_id}/applications/{application_id}/{decision}")
 async def decide(
+    *,
     project_id: str,
     application_id: str,
     decision: Decision,
     unit: UnitDep,
     response: Response,
+    caller: PrincipalDep,
 ) -> ProjectPublic:
+    """The lead accepts or declines an application."""
+    await managed_project(unit, caller, project_id)
     project = await service.decide(
         unit, project_id=project_id, application_id=application_id, accept=decision == "accept"
     )
@@ -170,8 +210,10 @@ async def decide(
 
 @router.post("/{project_id}/invitations", status_code=status.HTTP_201_CREATED)
 async def invite(
-    project_id: str, body: InvitationIn, unit: UnitDep, response: Response
+    project_id: str, body: InvitationIn, unit: UnitDep, response: Response, caller: PrincipalDep
 ) -> dict[str, str]:
+    """The lead invites a company."""
+    await managed_project(unit, caller, project_id)
     project, invitation_id = await service.invite(
         unit, project_id=project_id, company_id=body.company_id, message=body.message
     )
@@ -181,12 +223,20 @@ async def invite(
 
 @router.post("/{project_id}/invitations/{invitation_id}/{decision}")
 async def answer(
+    *,
     project_id: str,
     invitation_id: str,
     decision: Decision,
     unit: UnitDep,
     response: Response,
+    caller: PrincipalDep,
 ) -> ProjectPublic:
+    """The invited company answers its invitation."""
+    project = await visible_project(unit, caller, project_id)
+    invitation = next((i for i in project.invitations if i.id == invitation_id), None)
+    if invitation is None:
+        raise NotFound(f"no invitation {invitation_id} in project {project_id}")
+    caller.require_acts_for(invitation.company_id, "answer this invitation")
     project = await service.answer(
         unit, project_id=project_id, invitation_id=invitation_id, accept=decision == "accept"
     )
@@ -195,8 +245,15 @@ async def answer(
 
 @router.post("/{project_id}/milestones", status_code=status.HTTP_201_CREATED)
 async def add_milestone(
-    project_id: str, body: MilestoneIn, unit: UnitDep, version: IfMatchDep, response: Response
+    *,
+    project_id: str,
+    body: MilestoneIn,
+    unit: UnitDep,
+    version: IfMatchDep,
+    response: Response,
+    caller: PrincipalDep,
 ) -> ProjectPublic:
+    await managed_project(unit, caller, project_id)
     project = await service.change(
         unit,
         project_id=project_id,
@@ -208,9 +265,16 @@ async def add_milestone(
 
 @router.post("/{project_id}/milestones/{milestone_id}/reached")
 async def reach_milestone(
-    project_id: str, milestone_id: str, unit: UnitDep, version: IfMatchDep, response: Response
+    *,
+    project_id: str,
+    milestone_id: str,
+    unit: UnitDep,
+    version: IfMatchDep,
+    response: Response,
+    caller: PrincipalDep,
 ) -> ProjectPublic:
     """Announces the milestone to the partners (MilestoneReached)."""
+    await managed_project(unit, caller, project_id)
     project = await service.change(
         unit,
         project_id=project_id,

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from eci_common import topics
 from eci_common.asyncapi import asyncapi_document
 from eci_common.asyncapi_http import asyncapi_router
+from eci_common.auth import Authenticated, install_auth
 from eci_common.http import health_router, install_common
 from eci_common.logging import configure_logging
 from eci_common.runtime import ServiceRuntime
@@ -50,8 +51,9 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     install_common(app)
-    app.include_router(api_projects.router)
-    app.include_router(api_directory.router)
+    install_auth(app, settings)
+    for router in (api_projects.router, api_directory.router):
+        app.include_router(router, dependencies=[Authenticated])
     app.include_router(health_router())
     app.include_router(asyncapi_router(lambda: asyncapi_document(SERVICE, receives=HANDLED_EVENTS)))
     return app

@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from eci_common import topics
 from eci_common.consumer import EventConsumer, ReceivedRecord
 from eci_common.envelope import EventMetadata, KafkaRecord
+from eci_common.kafka import client_security_kwargs
 from eci_common.logging import configure_logging, get_logger
 from eci_common.mongo import Database, create_mongo_client
 from eci_projects.handlers import register_handlers
@@ -80,6 +81,7 @@ async def replay_into(
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
+        **client_security_kwargs(settings),
     )
     await kafka.start()
     try:

@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
+from eci_common.auth import PrincipalDep
 from eci_common.http import IfMatchDep, set_etag
 from eci_registry import cluster_service
 from eci_registry.api_models import (
@@ -26,7 +27,11 @@ def _public(cluster: Cluster, response: Response) -> ClusterPublic:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-async def create_cluster(body: ClusterCreate, unit: UnitDep, response: Response) -> ClusterPublic:
+async def create_cluster(
+    body: ClusterCreate, unit: UnitDep, response: Response, caller: PrincipalDep
+) -> ClusterPublic:
+    """Staff create the clusters."""
+    caller.require_staff("create a cluster")
     cluster = await cluster_service.create_cluster(
         unit, code=body.code, name=body.name, theme=body.theme, description=body.description
     )
@@ -53,8 +58,16 @@ async def get_cluster(cluster_id: str, unit: UnitDep, response: Response) -> Clu
 
 @router.patch("/{cluster_id}")
 async def update_cluster(
-    cluster_id: str, body: ClusterUpdate, unit: UnitDep, version: IfMatchDep, response: Response
+    *,
+    cluster_id: str,
+    body: ClusterUpdate,
+    unit: UnitDep,
+    version: IfMatchDep,
+    response: Response,
+    caller: PrincipalDep,
 ) -> ClusterPublic:
+    """Staff, or the cluster's animator."""
+    caller.require_animates(cluster_id, "change this cluster")
     cluster = await cluster_service.update_cluster(
         unit,
         cluster_id=cluster_id,
@@ -68,8 +81,9 @@ async def update_cluster(
 
 @router.post("/{cluster_id}/close")
 async def close_cluster(
-    cluster_id: str, unit: UnitDep, version: IfMatchDep, response: Response
+    cluster_id: str, unit: UnitDep, version: IfMatchDep, response: Response, caller: PrincipalDep
 ) -> ClusterPublic:
+    caller.require_animates(cluster_id, "close this cluster")
     cluster = await cluster_service.close_cluster(
         unit, cluster_id=cluster_id, expected_version=version
     )
@@ -87,9 +101,17 @@ async def list_members(cluster_id: str, unit: UnitDep) -> list[MemberPublic]:
 
 @router.put("/{cluster_id}/members/{company_id}")
 async def join_cluster(
-    cluster_id: str, company_id: str, body: MemberIn, unit: UnitDep, response: Response
+    *,
+    cluster_id: str,
+    company_id: str,
+    body: MemberIn,
+    unit: UnitDep,
+    response: Response,
+    caller: PrincipalDep,
 ) -> ClusterPublic:
-    """Idempotent: joining again with the same role changes nothing (200 either way)."""
+    """Idempotent: joining again with the same role changes nothing (200 either way). Staff or
+    the cluster's animator."""
+    caller.require_animates(cluster_id, "manage this cluster's members")
     cluster, _ = await cluster_service.join_cluster(
         unit, cluster_id=cluster_id, company_id=company_id, role=body.role
     )
@@ -98,8 +120,11 @@ async def join_cluster(
 
 @router.delete("/{cluster_id}/members/{company_id}")
 async def leave_cluster(
-    cluster_id: str, company_id: str, unit: UnitDep, response: Response
+    cluster_id: str, company_id: str, unit: UnitDep, response: Response, caller: PrincipalDep
 ) -> ClusterPublic:
+    """Staff, the cluster's animator, or the company itself leaving."""
+    if not caller.acts_for(company_id):
+        caller.require_animates(cluster_id, "manage this cluster's members")
     cluster = await cluster_service.leave_cluster(
         unit, cluster_id=cluster_id, company_id=company_id
     )

@@ -217,14 +217,19 @@ _SUMMARY_FIELDS = (
 
 
 class CompanyPublic(CompanySummary):
-    """A company with its contacts."""
+    """A company with its contacts; `contacts` is null for a caller who may not see them (only
+    staff and the company's own people may: they are personal data)."""
 
-    contacts: list[ContactOut]
+    contacts: list[ContactOut] | None
 
     @classmethod
-    def of(cls, company: Company) -> "CompanyPublic":
+    def of(cls, company: Company, *, with_contacts: bool = True) -> "CompanyPublic":
         summary = CompanySummary.of(company)
-        contacts = [ContactOut(**contact.__dict__) for contact in company.live_profile().contacts]
+        contacts = (
+            [ContactOut(**contact.__dict__) for contact in company.live_profile().contacts]
+            if with_contacts
+            else None
+        )
         return cls(**summary.model_dump(), contacts=contacts)
 
 

@@ -19,8 +19,12 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
+from pydantic import ValidationError
+
+from eci_common.auth import AuthSettings
 from eci_registry.domain import ValueChainRole as R
 
 DEFAULT_URL = "http://127.0.0.1:8001"
@@ -769,9 +773,10 @@ class SeedError(Exception):
 class _Registry:
     """The few registry routes the seed uses, over urllib (no third-party client)."""
 
-    def __init__(self, base_url: str, timeout: float) -> None:
+    def __init__(self, base_url: str, timeout: float, token: str) -> None:
         self._base_url = base_url.rstrip("/")
         self._timeout = timeout
+        self._token = token
 
     def call(
         self, method: str, path: str, body: object = None, *, expect: Collection[int]
@@ -785,6 +790,7 @@ class _Registry:
                 "Content-Type": "application/json",
                 "Accept": "application/json",
                 "X-Correlation-ID": CORRELATION_ID,
+                "Authorization": f"Bearer {self._token}",
             },
             method=method,
         )
@@ -873,13 +879,15 @@ def _seed_company(registry: _Registry, company: DemoCompany) -> tuple[str, bool]
 def seed(
     base_url: str = DEFAULT_URL,
     *,
+    token: str,
     progress: Callable[[str], None] | None = None,
     timeout: float = 10.0,
 ) -> SeedReport:
     """Creates the clusters, registers the companies and puts them in their clusters, skipping
-    whatever already exists, so that it can run any number of times. Raises SeedError."""
+    whatever already exists, so that it can run any number of times. `token` is a staff
+    token. Raises SeedError."""
     say = progress or (lambda _line: None)
-    registry = _Registry(base_url, timeout)
+    registry = _Registry(base_url, timeout, token)
     report = SeedReport()
 
     for cluster in DEMO_CLUSTERS:
@@ -924,17 +932,40 @@ def main(argv: list[str] | None = None) -> None:
         "thirty fictional companies of the watchmaking value chain.",
     )
     parser.add_argument("--url", default=DEFAULT_URL, help=f"registry base URL ({DEFAULT_URL})")
+    parser.add_argument(
+        "--credentials",
+        type=Path,
+        help="also write the demo tokens to this file (shell `export` lines)",
+    )
     args = parser.parse_args(argv)
 
     def say(line: str) -> None:
         sys.stdout.write(f"{line}\n")
         sys.stdout.flush()
 
+    from eci_registry.demo_credentials import (  # noqa: PLC0415 - it imports this module
+        demo_credentials,
+        describe,
+        staff_token,
+    )
+
     try:
-        seed(args.url, progress=say)
+        settings = AuthSettings()
+    except ValidationError as exc:
+        sys.stderr.write(f"demo seed needs the services' token key (AUTH_JWT_SECRET): {exc}\n")
+        raise SystemExit(2) from exc
+    try:
+        report = seed(args.url, token=staff_token(settings), progress=say)
     except SeedError as exc:
         sys.stderr.write(f"demo seed failed: {exc}\n")
         raise SystemExit(1) from exc
+    credentials = demo_credentials(settings, report)
+    say(describe(credentials))
+    if args.credentials is not None:
+        args.credentials.write_text(
+            "".join(f"export {c.variable}={c.token}\n" for c in credentials), encoding="utf-8"
+        )
+        say(f"tokens written to {args.credentials} (source it to use them)")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from eci_common.asyncapi import asyncapi_document
 from eci_common.asyncapi_http import asyncapi_router
+from eci_common.auth import Authenticated, install_auth
 from eci_common.http import health_router, install_common
 from eci_common.logging import configure_logging
 from eci_common.outbox import OutboxRelay
@@ -57,9 +58,9 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     install_common(app)
-    app.include_router(api_companies.router)
-    app.include_router(api_clusters.router)
-    app.include_router(api_taxonomy.router)
+    install_auth(app, settings)
+    for router in (api_companies.router, api_clusters.router, api_taxonomy.router):
+        app.include_router(router, dependencies=[Authenticated])
     app.include_router(health_router())
     app.include_router(asyncapi_router(lambda: asyncapi_document(SERVICE)))
     return app

@@ -1,0 +1,83 @@
+"""Demo tokens, one per role, for the companies and clusters the demo seed created; printed by
+`python -m eci_registry.demo` (and so by `make run`) with examples of their use."""
+
+from dataclasses import dataclass
+
+from eci_common.auth import AuthSettings, Role, mint_token
+from eci_registry.demo import DEMO_COMPANIES, SeedReport
+
+DEMO_TTL_S = 7 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class DemoCredential:
+    variable: str
+    role: Role
+    description: str
+    token: str
+
+
+def staff_token(settings: AuthSettings, ttl_s: int = 3600) -> str:
+    return mint_token(settings, subject="demo-staff", role=Role.STAFF, ttl_s=ttl_s)
+
+
+def demo_credentials(settings: AuthSettings, report: SeedReport) -> list[DemoCredential]:
+    """Staff; the animator of the first cluster that has one; a contact of the first company
+    that animates none; an integrator."""
+    animating = next(company for company in DEMO_COMPANIES if company.animates)
+    assert animating.animates is not None  # noqa: S101 - chosen for it
+    plain = next(company for company in DEMO_COMPANIES if not company.animates)
+    animator_company = report.company_ids[animating.legal_name]
+    animated_cluster = report.cluster_ids[animating.animates]
+    contact_company = report.company_ids[plain.legal_name]
+    return [
+        DemoCredential(
+            "ECI_STAFF_TOKEN",
+            Role.STAFF,
+            "staff: the association's administrators, every right",
+            staff_token(settings, DEMO_TTL_S),
+        ),
+        DemoCredential(
+            "ECI_ANIMATOR_TOKEN",
+            Role.ANIMATOR,
+            f"animator of cluster {animating.animates} ({animated_cluster}), "
+            f"for {animating.legal_name}",
+            mint_token(
+                settings,
+                subject="demo-animator",
+                role=Role.ANIMATOR,
+                company_id=animator_company,
+                cluster_ids=(animated_cluster,),
+                ttl_s=DEMO_TTL_S,
+            ),
+        ),
+        DemoCredential(
+            "ECI_CONTACT_TOKEN",
+            Role.CONTACT,
+            f"contact of {plain.legal_name} ({contact_company})",
+            mint_token(
+                settings,
+                subject="demo-contact",
+                role=Role.CONTACT,
+                company_id=contact_company,
+                ttl_s=DEMO_TTL_S,
+            ),
+        ),
+        DemoCredential(
+            "ECI_INTEGRATOR_TOKEN",
+            Role.INTEGRATOR,
+            "integrator: read-only",
+            mint_token(settings, subject="demo-integrator", role=Role.INTEGRATOR, ttl_s=DEMO_TTL_S),
+        ),
+    ]
+
+
+def describe(credentials: list[DemoCredential]) -> str:
+    lines = ["", "Demo credentials (valid 7 days; mint others with `eci-admin token`):"]
+    for credential in credentials:
+        lines += [f"  {credential.variable}  {credential.description}", f"    {credential.token}"]
+    lines += [
+        "Use one as a bearer token, for example:",
+        '  curl -H "Authorization: Bearer $ECI_CONTACT_TOKEN" http://127.0.0.1:8001/companies',
+    ]
+    return "\n".join(lines)
