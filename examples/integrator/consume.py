@@ -187,7 +187,8 @@ def consume(
         {
             "bootstrap.servers": bootstrap_servers,
             # A fresh group has no committed offset, so `earliest` means the whole history.
-            "group.id": group_id or f"eci-example-integrator-{uuid.uuid4().hex[:8]}",
+            # Integrator accounts may use only groups named with their prefix (`integrator-`).
+            "group.id": group_id or f"integrator-example-{uuid.uuid4().hex[:8]}",
             "auto.offset.reset": "earliest",
             # Commit in the background only what was stored, and store after handling.
             "enable.auto.commit": True,
@@ -248,6 +249,22 @@ def consume(
     return summary
 
 
+def security_config(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """librdkafka login settings from the environment: `KAFKA_SECURITY_PROTOCOL` (`SASL_SSL` or
+    `SASL_PLAINTEXT`), `KAFKA_SASL_MECHANISM` (default `SCRAM-SHA-512`), `KAFKA_SASL_USERNAME`,
+    `KAFKA_SASL_PASSWORD`; nothing for `PLAINTEXT` (a local run)."""
+    env = os.environ if environ is None else environ
+    protocol = env.get("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT").upper()
+    if protocol == "PLAINTEXT":
+        return {}
+    return {
+        "security.protocol": protocol,
+        "sasl.mechanism": env.get("KAFKA_SASL_MECHANISM", "SCRAM-SHA-512"),
+        "sasl.username": env["KAFKA_SASL_USERNAME"],
+        "sasl.password": env["KAFKA_SASL_PASSWORD"],
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line; exit status 1 if any record was invalid."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
@@ -272,6 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             contracts=Contracts(args.contracts),
             follow=args.follow,
             timeout_s=args.timeout,
+            extra_config=security_config(),
         )
     except KeyboardInterrupt:
         return 130

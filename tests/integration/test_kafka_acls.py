@@ -32,6 +32,8 @@ from support.private_kafka import PrivateKafka, can_run_private_broker, kafka_ac
 from support.services import NAMES, ServiceProcess, make_service
 from support.smtp_sink import SmtpSink
 
+from .test_example_integrator import load_example
+
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 REFUSED = (
@@ -431,3 +433,30 @@ async def test_each_service_works_under_its_own_account(
             if service.process is not None:
                 service.stop()
         sink.stop()
+
+
+async def test_the_example_integrator_reads_every_public_topic_with_its_account(
+    sasl_kafka: PrivateKafka, run_id: str
+) -> None:
+    """After the services' journey above: the confluent-kafka example, logged in as the
+    integrator with a group of its prefix, reads the four public topics and finds every record
+    valid; with a group outside its prefix it is refused."""
+    example = load_example()
+    login = example.security_config(sasl_kafka.credentials("integrator"))
+    summary = await asyncio.to_thread(
+        example.consume,
+        sasl_kafka.bootstrap,
+        group_id=f"integrator-{run_id}-example",
+        timeout_s=90.0,
+        extra_config=login,
+    )
+    assert summary.invalid == [], summary.render()
+    assert summary.records > 0, summary.render()
+    with pytest.raises(example.KafkaException, match="GROUP_AUTHORIZATION_FAILED"):
+        await asyncio.to_thread(
+            example.consume,
+            sasl_kafka.bootstrap,
+            group_id=f"eci-projects-{run_id}",
+            timeout_s=60.0,
+            extra_config=login,
+        )
