@@ -33,7 +33,8 @@ TOPICS_JOB_FILES = (
     "kafka-acls.conf",
 )
 OPERATOR_SERVICES = {"kafka-ui", "prometheus"}
-ALL_SERVICES = {"kafka", "mongo", "topics", *APP_SERVICES, *OPERATOR_SERVICES}
+MAIL_SERVICES = {"mailpit"}
+ALL_SERVICES = {"kafka", "mongo", "topics", *APP_SERVICES, *OPERATOR_SERVICES, *MAIL_SERVICES}
 
 SHARED_ENV = {
     "KAFKA_BOOTSTRAP_SERVERS": "kafka:9092",
@@ -58,12 +59,28 @@ SECRETS = {
     "MONGO_NOTIFICATIONS_PASSWORD": "mongo-notifications-pw",
 }
 REQUIRED = ""  # what compose_references gives for a `${VAR:?...}`: .env.example leaves it empty
+# Settings that compose passes empty by default (an SMTP relay without login), not secrets.
+OPTIONAL_EMPTY = {"NOTIFICATIONS_SMTP_USERNAME", "NOTIFICATIONS_SMTP_PASSWORD"}
+# Notifications' delivery settings, with the defaults compose gives them.
+NOTIFICATIONS_ENV = {
+    "NOTIFICATIONS_SMTP_HOST": "mailpit",
+    "NOTIFICATIONS_SMTP_PORT": "1025",
+    "NOTIFICATIONS_SMTP_SENDER": "ECI France Horlogerie <notifications@eci.example>",
+    "NOTIFICATIONS_SMTP_STARTTLS": "false",
+    "NOTIFICATIONS_SMTP_USERNAME": "",
+    "NOTIFICATIONS_SMTP_PASSWORD": "",
+    "NOTIFICATIONS_DELIVERY_MAX_ATTEMPTS": "6",
+    "NOTIFICATIONS_WEBHOOK_DISABLE_AFTER": "10",
+    "NOTIFICATIONS_DIGEST_HOUR_UTC": "7",
+    "NOTIFICATIONS_CANDIDATES_TOP_N": "5",
+}
 
 
 def service_env(name: str, port: int) -> dict[str, str]:
     """The prefixed settings one service reads, with the defaults compose gives them."""
     prefix = name.upper()
-    return {
+    extra = NOTIFICATIONS_ENV if name == "notifications" else {}
+    return extra | {
         f"{prefix}_HTTP_HOST": "0.0.0.0",  # noqa: S104  # inside the container
         f"{prefix}_HTTP_PORT": str(port),
         f"{prefix}_MONGODB_DATABASE": f"eci_{name}",
@@ -151,7 +168,8 @@ def test_every_compose_variable_is_documented_in_env_example_with_its_default() 
     for name, port in APP_SERVICES.items():
         expected |= service_env(name, port)
     assert {name: references.get(name) for name in expected} == expected
-    assert {name for name, default in references.items() if default == REQUIRED} == set(SECRETS)
+    required = {name for name, default in references.items() if default == REQUIRED}
+    assert required - OPTIONAL_EMPTY == set(SECRETS)
 
     assert {name: documented.get(name) for name in references} == references, (
         ".env.example must list every variable docker-compose.yml reads, with the same default"
@@ -186,6 +204,8 @@ def test_compose_declares_the_services_and_the_topics_job() -> None:
 
     for name in OPERATOR_SERVICES:  # optional: only with `--profile operator`
         assert re.search(r"^\s*profiles: \[operator\]$", service_block(name), re.MULTILINE), name
+    for name in MAIL_SERVICES:  # optional: only with `--profile mail`
+        assert re.search(r"^\s*profiles: \[mail\]$", service_block(name), re.MULTILINE), name
     assert "./infra/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in service_block("prometheus")
     for target in ("registry:8001", "projects:8002", "notifications:8003"):
         assert target in (ROOT / "infra" / "prometheus.yml").read_text()
@@ -277,7 +297,7 @@ def compose_run(
 def test_compose_config_with_the_defaults(tmp_path: Path) -> None:
     config = compose_config(tmp_path)
     services: dict[str, Any] = config["services"]
-    assert set(services) == ALL_SERVICES - OPERATOR_SERVICES  # the profile is off by default
+    assert set(services) == ALL_SERVICES - OPERATOR_SERVICES - MAIL_SERVICES  # profiles are off
 
     kafka = services["kafka"]
     assert kafka["image"] == "apache/kafka:4.1.0"

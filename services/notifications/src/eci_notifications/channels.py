@@ -7,7 +7,7 @@ cannot help (the server refused the address for good), so the delivery fails at 
 import asyncio
 import smtplib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Protocol
@@ -52,7 +52,7 @@ class SmtpConfig:
     sender: str
     starttls: bool = False
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     timeout_s: float = 10.0
 
 

@@ -46,7 +46,7 @@ def smtp_config(settings: Settings) -> SmtpConfig:
         sender=settings.smtp_sender,
         starttls=settings.smtp_starttls,
         username=settings.smtp_username,
-        password=settings.smtp_password,
+        password=(settings.smtp_password.get_secret_value() if settings.smtp_password else None),
         timeout_s=settings.smtp_timeout_s,
     )
 

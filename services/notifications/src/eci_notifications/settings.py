@@ -1,6 +1,6 @@
 """Notifications settings: shared mixins plus defaults, prefixed `NOTIFICATIONS_`."""
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from eci_common.settings import ServiceSettings
@@ -23,7 +23,7 @@ class Settings(ServiceSettings):
     smtp_sender: str = "ECI France Horlogerie <notifications@eci.example>"
     smtp_starttls: bool = False
     smtp_username: str | None = None
-    smtp_password: str | None = None
+    smtp_password: SecretStr | None = None
     smtp_timeout_s: float = Field(10.0, gt=0)
 
     # Delivery worker: reads pending e-mails and webhook calls from the database.
