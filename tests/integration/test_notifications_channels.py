@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from aiokafka import ConsumerRecord
 
 from eci_common.events.registry import (
     ClusterClosedV1,
@@ -117,11 +118,19 @@ async def test_webhook_is_signed_and_retried_until_the_receiver_recovers(
     assert health["active"] is True
     assert health["consecutive_failures"] == 0
 
-    # The outcome is published, through the outbox, and matches its contract.
-    records = await read_all(
-        service.endpoints.kafka_bootstrap, NOTIFICATIONS_DELIVERIES, expect=10**9, timeout_ms=3000
-    )
-    mine = [r for r in records if r.key is not None and r.key.decode() == state["id"]]
+    # The outcome is published, through the outbox (whose relay may be idle for a few seconds),
+    # and matches its contract.
+    async def published() -> list[ConsumerRecord[bytes, bytes]] | None:
+        records = await read_all(
+            service.endpoints.kafka_bootstrap,
+            NOTIFICATIONS_DELIVERIES,
+            expect=10**9,
+            timeout_ms=2000,
+        )
+        found = [r for r in records if r.key is not None and r.key.decode() == state["id"]]
+        return found or None
+
+    mine = await eventually(published, timeout=60, what="the delivery outcome on its topic")
     assert [headers_of(r)["ce_type"].split(".")[-2] for r in mine] == ["delivered"]
     validate_record(headers_of(mine[0]), mine[0].value or b"")
 
