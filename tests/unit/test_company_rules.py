@@ -24,7 +24,18 @@ def test_valid_sirens(siren: str) -> None:
     assert siren_is_valid(siren)
 
 
-@pytest.mark.parametrize("siren", ["732829321", "12345678", "1234567890", "abcdefghi", ""])
+@pytest.mark.parametrize(
+    "siren",
+    # The last one is 732829320 in Arabic-Indic digits: only ASCII digits make a SIREN.
+    [
+        "732829321",
+        "12345678",
+        "1234567890",
+        "abcdefghi",
+        "",
+        "\u0667\u0663\u0662\u0668\u0662\u0669\u0663\u0662\u0660",
+    ],
+)
 def test_invalid_sirens(siren: str) -> None:
     assert not siren_is_valid(siren)
 

@@ -79,7 +79,7 @@ async def search_companies(
     cluster: Annotated[str | None, Query(description="Members of this cluster id")] = None,
     membership: Membership | None = None,
     status_: Annotated[CompanyStatus | None, Query(alias="status")] = None,
-    siren: Annotated[str | None, Query(pattern=r"^\d{9}$")] = None,
+    siren: Annotated[str | None, Query(pattern=r"^[0-9]{9}$")] = None,
     q: Annotated[
         str | None, Query(min_length=1, max_length=120, description="Name contains")
     ] = None,

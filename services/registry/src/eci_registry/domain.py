@@ -3,7 +3,7 @@
 import re
 from enum import StrEnum
 
-_SIREN = re.compile(r"^\d{9}$")
+_SIREN = re.compile(r"^[0-9]{9}$")  # ASCII digits only: `\d` matches the digits of any script
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 
 
