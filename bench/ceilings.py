@@ -182,6 +182,40 @@ async def mongo_lookups(
     return rates
 
 
+async def mongo_updates(
+    client: AsyncMongoClient[Any], db: str, size: int, batch: int, budget: float
+) -> list[Rate]:
+    """Writes to documents of the `size`-document collection of `mongo_lookups`, counted per
+    document written: `update_one {_id}` one after the other, then `update_many` of `batch`
+    documents by `{_id: {$in}}` (the outbox relay's claim and release). Never a `bulk_write`
+    of many updates: FerretDB v1 keeps a SQLite connection per statement of an `update` command
+    until the command ends, and about a hundred statements exhaust the database's pool of 100
+    for good (until the database is dropped or FerretDB restarts)."""
+    collection = client[db]["lookups"]
+    ids = [f"d-{index}" for index in range(size - batch, size)]
+    deadline, written = Budget(budget / 2), 0
+    started = time.perf_counter()
+    for doc_id in ids:
+        await collection.update_one({"_id": doc_id}, {"$inc": {"version": 1}})
+        written += 1
+        if deadline.spent:
+            break
+    one = Rate(
+        f"update_one {{_id}}, last {batch} of {size}", written, time.perf_counter() - started
+    )
+    deadline, written = Budget(budget / 2), 0
+    started = time.perf_counter()
+    while not deadline.spent and written < 5 * batch:
+        result = await collection.update_many({"_id": {"$in": ids}}, {"$inc": {"version": 1}})
+        written += result.modified_count
+    many = Rate(
+        f"update_many {{_id $in}} of {batch} of {size}, per document",
+        written,
+        time.perf_counter() - started,
+    )
+    return [one, many]
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sequential", type=int, default=1500, help="records sent one by one")
@@ -212,6 +246,7 @@ async def main() -> None:
             await mongo_bulk(client, database, args.bulk, args.budget),
         ]
         lookups = await mongo_lookups(client, database, args.lookups, 40, args.budget)
+        updates = await mongo_updates(client, database, args.lookups, 100, args.budget)
     finally:
         await client.close()
         await drop_databases(uri, [database])
@@ -219,6 +254,7 @@ async def main() -> None:
     print_rates("Kafka, 1 KiB JSON records, acks=all, idempotent producer", kafka)
     print_rates("MongoDB wire (PyMongo async), 1 KiB documents, one database", mongo)
     print_rates("MongoDB wire: which filters the server resolves without a scan", lookups)
+    print_rates("MongoDB wire: writes, per document written", updates)
     print("\nRatios (same run)")
     print_ratio("pipelined produce / one-by-one produce", kafka[1], kafka[0])
     print_ratio("consume / pipelined produce", kafka[2], kafka[1])
@@ -226,6 +262,7 @@ async def main() -> None:
     print_ratio("insert_one / one-by-one produce", mongo[0], kafka[0])
     print_ratio("find_one {_id, version} / find_one {_id}, last document", lookups[1], lookups[0])
     print_ratio("find_one {_id, version}: last / first document", lookups[1], lookups[2])
+    print_ratio("update_many {_id $in} / update_one {_id}, per document", updates[1], updates[0])
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ from harness import (
     print_rates,
     print_ratio,
     private_kafka,
+    staff_headers,
     summary_ms,
 )
 from pymongo import AsyncMongoClient
@@ -219,7 +220,9 @@ async def measure(args: argparse.Namespace, bootstrap: str, run: str, log_dir: P
         registry, notifications = processes[0], [processes[2]]
         registrations = Registrations(run, args.contacts)
         limits = httpx.Limits(max_connections=args.concurrency * 4)
-        async with httpx.AsyncClient(base_url=registry.url, timeout=30, limits=limits) as client:
+        async with httpx.AsyncClient(
+            base_url=registry.url, timeout=30, limits=limits, headers=staff_headers()
+        ) as client:
             for index in range(10):  # warm-up: group joins, first inserts, connections
                 await registrations.post(client, "warm", index)
             await wait_stored(notifications, registrations.of_phase("warm"), 60)

@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import os
+import secrets
 import shutil
 import statistics
 import sys
@@ -26,6 +27,7 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pymongo import AsyncMongoClient
 
+from eci_common.auth import AuthSettings, Role, mint_token
 from eci_common.envelope import KafkaRecord, new_event, to_record
 from eci_common.events.registry import CompanyRegisteredV1
 from eci_common.logging import configure_logging
@@ -37,6 +39,18 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 KIB = 1024
+
+
+# The services a bench starts check bearer tokens and limit writes: they inherit a token key
+# made for the run (unless one is set) and no write limit, and the bench calls them as staff.
+os.environ.setdefault("AUTH_JWT_SECRET", secrets.token_urlsafe(48))
+os.environ.setdefault("HTTP_WRITE_RATE_LIMIT", "off")
+
+
+def staff_headers() -> dict[str, str]:
+    """`Authorization` for the services this bench started (signed with the run's key)."""
+    token = mint_token(AuthSettings(), subject="bench", role=Role.STAFF, ttl_s=24 * 3600)
+    return {"Authorization": f"Bearer {token}"}
 
 
 def kafka_bootstrap() -> str:
@@ -335,14 +349,50 @@ class Steps:
             )
 
 
+def filter_shape(query: Any) -> str:
+    """The top-level fields of a filter, `$in` marked: tells the relay's commands apart."""
+    if not isinstance(query, dict):
+        return ""
+    fields = [
+        f"{name} $in" if isinstance(value, dict) and "$in" in value else name
+        for name, value in query.items()
+    ]
+    return "{" + ", ".join(sorted(fields)) + "}"
+
+
+class TimedCursor:
+    """A find cursor whose `to_list` adds its wall-clock time to `steps`."""
+
+    def __init__(self, cursor: Any, steps: "Steps", step: str) -> None:
+        self._cursor = cursor
+        self._steps = steps
+        self._step = step
+
+    def limit(self, count: int) -> "TimedCursor":
+        self._cursor = self._cursor.limit(count)
+        return self
+
+    async def to_list(self, length: int | None = None) -> list[Any]:
+        started = time.perf_counter()
+        try:
+            return list(await self._cursor.to_list(length))
+        finally:
+            self._steps.add(self._step, time.perf_counter() - started)
+
+
 class TimedCollection:
-    """A collection whose awaited methods add their wall-clock time to `steps` (for the
-    relay, which takes its collections as arguments)."""
+    """A collection whose awaited methods (and `find(...).to_list()`) add their wall-clock time
+    to `steps`, named with the filter's shape (for the relay, which takes its collections as
+    arguments)."""
 
     def __init__(self, collection: Any, steps: Steps, label: str = "") -> None:
         self._collection = collection
         self._steps = steps
         self._label = label
+
+    def find(self, query: Any = None, *args: Any, **kwargs: Any) -> TimedCursor:
+        step = f"{self._label}find {filter_shape(query)}"
+        return TimedCursor(self._collection.find(query, *args, **kwargs), self._steps, step)
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._collection, name)
@@ -350,10 +400,11 @@ class TimedCollection:
             return attribute
 
         async def timed(*args: Any, **kwargs: Any) -> Any:
+            step = f"{self._label}{name} {filter_shape(args[0] if args else None)}".rstrip()
             started = time.perf_counter()
             try:
                 return await attribute(*args, **kwargs)
             finally:
-                self._steps.add(f"{self._label}{name}", time.perf_counter() - started)
+                self._steps.add(step, time.perf_counter() - started)
 
         return timed

@@ -1,7 +1,7 @@
 """Profile of the consumer's hot path, with cProfile (standard library) and PyMongo's command
 monitoring (how long each database command took, as the driver saw it).
 
-    uv run python bench/profile_hot_path.py [--target notifications|library] [--events N]
+    uv run python bench/profile_hot_path.py [--target notifications|library|relay] [--events N]
 
 - `notifications` (default): the notifications application itself (`create_app`, its lifespan
   run in this process, no HTTP server) consumes `--events` CompanyRegistered records and stores
@@ -10,6 +10,8 @@ monitoring (how long each database command took, as the driver saw it).
   the insert, and what runs beside them in the process (delivery worker, outbox relay).
 - `library`: `EventConsumer` + `ProcessedEvents` + a one-insert handler (as in backbone.py), on
   a topic of this run on the shared broker.
+- `relay`: `OutboxRelay.drain()` (as in backbone.py) over `--events` outbox entries, one per
+  aggregate (`--per-aggregate` to change), on a topic of this run on the shared broker.
 
 Prints the rate (slowed by the profiler), the top functions by cumulative and by own time, and
 the database commands by total time.
@@ -27,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from backbone import raw_produce, run_event_consumer
+from backbone import fill_outboxes, kafka_settings, raw_produce, run_event_consumer
 from harness import (
     company_records,
     create_topics,
@@ -44,6 +46,10 @@ from harness import (
 from pymongo import AsyncMongoClient, monitoring
 
 from eci_common import topics
+from eci_common.kafka import BrokerPublisher, create_broker
+from eci_common.locks import DocumentLocks
+from eci_common.outbox import OutboxRelay
+from eci_common.settings import OutboxSettings
 from eci_notifications.main import create_app
 from eci_notifications.settings import Settings
 
@@ -90,7 +96,7 @@ class CommandTimes(monitoring.CommandListener):
             )
 
 
-OURS = r"eci_common|eci_notifications|structlog|pydantic|pymongo/asynchronous/collection"
+OURS = r"eci_common|eci_notifications|structlog|pydantic|pymongo/asynchronous/collection|faststream"
 
 
 def _top(profile: cProfile.Profile, order: str, title: str, restrict: str | None = None) -> None:
@@ -246,16 +252,58 @@ async def profile_library(events: int, commands: CommandTimes) -> None:
     commands.print(events)
 
 
+async def profile_relay(events: int, per_aggregate: int, commands: CommandTimes) -> None:
+    run = new_run_id()
+    bootstrap = kafka_bootstrap()
+    topic = f"bench.{run}.relay-profile"
+    await create_topics(bootstrap, {topic: 3})
+    client: AsyncMongoClient[Any] = AsyncMongoClient(mongodb_uri(), tz_aware=True)
+    database = f"bench_{run}_relay_profile"
+    broker = create_broker(kafka_settings(bootstrap), client_id="bench-relay", graceful_timeout=5)
+    records = company_records(topic, "relay", events)
+    profile = cProfile.Profile()
+    try:
+        collection = client[database]["aggregates"]
+        await fill_outboxes(collection, records, per_aggregate, published=0)
+        await broker.start()
+        relay = OutboxRelay(
+            [collection], BrokerPublisher(broker), OutboxSettings(), DocumentLocks()
+        )
+        commands.recording = True
+        started = time.perf_counter()
+        profile.enable()
+        sent = await relay.drain()
+        profile.disable()
+        elapsed = time.perf_counter() - started
+        commands.recording = False
+    finally:
+        await broker.stop()
+        await client.drop_database(database)
+        await client.close()
+        await delete_topics(bootstrap, [topic])
+    print(
+        f"\nOutboxRelay.drain under cProfile: {sent} events ({per_aggregate} per aggregate) in "
+        f"{elapsed:.2f} s = {sent / elapsed:.1f} /s"
+    )
+    print_profile(profile)
+    commands.print(sent)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--target", choices=("notifications", "library"), default="notifications")
+    parser.add_argument(
+        "--target", choices=("notifications", "library", "relay"), default="notifications"
+    )
     parser.add_argument("--events", type=int, default=300)
+    parser.add_argument("--per-aggregate", type=int, default=1, help="relay: events per document")
     args = parser.parse_args()
     print(f"profile of the {args.target} hot path; {machine_note()}")
     commands = CommandTimes()
     monitoring.register(commands)  # every client created from now on reports to it
     if args.target == "notifications":
         await profile_notifications(args.events, commands)
+    elif args.target == "relay":
+        await profile_relay(args.events, args.per_aggregate, commands)
     else:
         await profile_library(args.events, commands)
 

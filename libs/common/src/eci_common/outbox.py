@@ -2,20 +2,27 @@
 
 A state change and the events it causes are written in one single-document write: the events
 ride in the aggregate's own document, in an `outbox` array, in the order they happened. The relay
-claims one document at a time with a lease (so that two replicas do not publish the same
-document at once), publishes its pending events in order with `acks=all`, then pulls exactly
-those events out of the array. A crash between publishing and pulling republishes them: delivery
-is at least once, and consumers deduplicate on the CloudEvents `source` + `id`.
+works in rounds of up to `outbox_batch_size` documents: it finds documents with pending events,
+claims them with a lease (so that two relays never publish the same document at once), queues
+every pending event of every claimed document with the producer, each document's in order, waits
+for all the acknowledgements (`acks=all`) together, then pulls out of each document exactly the
+events acknowledged, up to its first one that was not, and drops the leases. A crash between
+publishing and pulling republishes them: delivery is at least once, and consumers deduplicate on
+the CloudEvents `source` + `id`.
+
+Every write of the relay to an aggregate (claim, release) holds that document's lock
+(`eci_common.locks`): FerretDB applies an update as a read then a whole-document replace, so an
+unlocked relay write racing a service write could drop the service's change or a new outbox
+entry. Reads (the search and the re-read of what was claimed) take no lock.
 """
 
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-from pymongo import ReturnDocument
 
 from eci_common.envelope import Event, KafkaRecord, to_record
 from eci_common.events.base import EventPayload
@@ -24,12 +31,16 @@ from eci_common.locks import DocumentLocks
 from eci_common.logging import get_logger
 from eci_common.metrics import Metrics
 from eci_common.mongo import Collection, Document
+from eci_common.outbox_sending import Deliveries, RecordSender, sender_for
 from eci_common.settings import OutboxSettings
 
 OUTBOX = "outbox"
 LEASE_UNTIL = "outbox_lease_until"
 LEASE_OWNER = "outbox_lease_owner"
 IDLE_POLL_MAX_S = 5.0
+# A release pulls the acknowledged entries of many documents in one update; past this many bytes
+# of entries it is split, so that no command nears MongoDB's 16 MiB limit whatever the outboxes.
+RELEASE_MAX_BYTES = 4 * 1024 * 1024
 
 log = get_logger(__name__)
 
@@ -76,7 +87,7 @@ class OutboxRelay:
     def __init__(
         self,
         collections: Sequence[Collection],
-        publisher: RecordPublisher,
+        publisher: RecordPublisher | RecordSender,
         settings: OutboxSettings,
         locks: DocumentLocks,
         metrics: Metrics | None = None,
@@ -84,10 +95,12 @@ class OutboxRelay:
         self._metrics = metrics
         self._collections = collections
         self._locks = locks
-        self._publisher = publisher
+        self._sender = sender_for(publisher)
         self._settings = settings
         self._owner = str(uuid.uuid4())
         self._wakeup = asyncio.Event()
+        # One round at a time per relay: a relay may then take back its own leases at once.
+        self._draining = asyncio.Lock()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self.published = 0
@@ -100,7 +113,7 @@ class OutboxRelay:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
     async def stop(self, grace_s: float) -> None:
-        """Finishes the document in hand, drains what is pending if it can, then stops."""
+        """Finishes the batch in hand, drains what is pending if it can, then stops."""
         self._stopping = True
         self._wakeup.set()
         if self._task is None:
@@ -145,9 +158,12 @@ class OutboxRelay:
     async def drain(self) -> int:
         """Publishes every pending event once; returns how many were sent."""
         sent = 0
-        for collection in self._collections:
-            while (document := await self._claim(collection)) is not None:
-                sent += await self._publish(collection, document)
+        async with self._draining:
+            for collection in self._collections:
+                while documents := await self._claim_batch(
+                    collection, self._settings.outbox_batch_size
+                ):
+                    sent += await self._publish(collection, documents)
         return sent
 
     async def backlog(self) -> int:
@@ -158,55 +174,126 @@ class OutboxRelay:
                 total += len(doc[OUTBOX])
         return total
 
+    def _claimable(self, now: datetime) -> Document:
+        # A document with pending events and no lease, an expired one, or one of ours that a
+        # failed round left behind (rounds of one relay never overlap: `_draining`).
+        return {
+            f"{OUTBOX}.0": {"$exists": True},
+            "$or": [
+                {LEASE_UNTIL: None},
+                {LEASE_UNTIL: {"$lt": now}},
+                {LEASE_OWNER: self._owner},
+            ],
+        }
+
     async def _claim(self, collection: Collection) -> Document | None:
-        # Find a candidate first, then claim it by id under its document lock: the claim is an
-        # update of an aggregate that the service may be writing at the same moment.
+        """Claims one document (the first claimable), or None when there is none."""
+        claimed = await self._claim_batch(collection, 1)
+        return claimed[0] if claimed else None
+
+    async def _claim_batch(self, collection: Collection, limit: int) -> list[Document]:
+        """Claims up to `limit` documents with pending events and returns them as they are under
+        the lease, oldest first; an empty list when nothing is left to claim."""
         while True:
             now = datetime.now(UTC)
-            claimable = {
-                f"{OUTBOX}.0": {"$exists": True},
-                "$or": [{LEASE_UNTIL: None}, {LEASE_UNTIL: {"$lt": now}}],
+            claimable = self._claimable(now)
+            # One search (a scan on FerretDB), then one conditional update for the whole batch,
+            # which MongoDB applies atomically per document: of two relays, one gets each.
+            found = await collection.find(claimable, {"_id": 1}).limit(limit).to_list()
+            if not found:
+                return []
+            ids = [doc["_id"] for doc in found]
+            lease = {
+                LEASE_UNTIL: now + timedelta(seconds=self._settings.outbox_lease_s),
+                LEASE_OWNER: self._owner,
             }
-            candidate = await collection.find_one(claimable, {"_id": 1})
-            if candidate is None:
-                return None
-            async with self._locks.hold(collection.name, candidate["_id"]):
-                claimed = await collection.find_one_and_update(
-                    {"_id": candidate["_id"], **claimable},
-                    {
-                        "$set": {
-                            LEASE_UNTIL: now + timedelta(seconds=self._settings.outbox_lease_s),
-                            LEASE_OWNER: self._owner,
-                        }
-                    },
-                    return_document=ReturnDocument.AFTER,
-                )
-            if claimed is not None:
-                return claimed
+            async with self._hold(collection, ids):
+                await collection.update_many({"_id": {"$in": ids}, **claimable}, {"$set": lease})
+            # Read again what the lease now covers: events appended since the search are in it,
+            # and a document another relay claimed first is not.
+            claimed = await collection.find(
+                {"_id": {"$in": ids}, LEASE_OWNER: self._owner}
+            ).to_list()
+            if claimed:
+                position = {doc_id: index for index, doc_id in enumerate(ids)}
+                return sorted(claimed, key=lambda doc: position[doc["_id"]])
+            # Another relay took every candidate between the search and the claim: search again.
 
-    async def _publish(self, collection: Collection, document: Document) -> int:
-        entries: list[Document] = document[OUTBOX]
+    async def _publish(self, collection: Collection, documents: list[Document]) -> int:
+        deliveries = Deliveries(len(documents))
         try:
-            for entry in entries:
-                await self._publisher.publish(_record(entry))
-        except BaseException:
-            await self._release(collection, document["_id"], [])
-            raise
-        await self._release(collection, document["_id"], entries)
-        self.published += len(entries)
-        if self._metrics is not None:
-            for entry in entries:
-                self._metrics.published.labels(self._metrics.service, entry["topic"]).inc()
-        log.debug("outbox_published", aggregate=document["_id"], events=len(entries))
-        return len(entries)
+            records = [[_record(entry) for entry in doc[OUTBOX]] for doc in documents]
+            await deliveries.send(self._sender, records)
+            await deliveries.wait()
+        finally:
+            # Also when cancelled or failed: what was acknowledged is pulled, the rest stays for
+            # the next round, and the leases go either way.
+            confirmed = deliveries.confirmed()
+            sent = [
+                (doc["_id"], doc[OUTBOX][:count])
+                for doc, count in zip(documents, confirmed, strict=True)
+            ]
+            await self._release(collection, sent)
+        published = [entry for _, entries in sent for entry in entries]
+        self._count(published)
+        log.debug(
+            "outbox_published",
+            collection=collection.name,
+            documents=len(documents),
+            events=len(published),
+        )
+        error = deliveries.error()
+        if error is not None:
+            raise error
+        return len(published)
 
     async def _release(
-        self, collection: Collection, aggregate_id: Any, sent: list[Document]
+        self, collection: Collection, sent: Sequence[tuple[Any, list[Document]]]
     ) -> None:
-        update: Document = {"$unset": {LEASE_UNTIL: "", LEASE_OWNER: ""}}
-        if sent:
-            # $pullAll on the exact entries read: FerretDB v1 ignores a $pull by condition.
-            # Events appended meanwhile are different entries and stay for the next round.
-            update["$pullAll"] = {OUTBOX: sent}
-        async with self._locks.hold(collection.name, aggregate_id):
-            await collection.update_one({"_id": aggregate_id, LEASE_OWNER: self._owner}, update)
+        """Pulls the acknowledged entries of each document and drops its lease, in as few
+        updates as the size of the entries allows. Only documents still leased by this relay are
+        touched: a lease that expired and passed to another relay is that relay's to drop."""
+        for chunk in _chunks(sent, RELEASE_MAX_BYTES):
+            ids = [doc_id for doc_id, _ in chunk]
+            # $pullAll of the exact entries read: FerretDB v1 ignores a $pull by condition.
+            # Each entry (with its event id) is in one document only, so one list pulls every
+            # document's own entries; events appended meanwhile are different entries and stay.
+            pulled = [entry for _, entries in chunk for entry in entries]
+            update: Document = {"$unset": {LEASE_UNTIL: "", LEASE_OWNER: ""}}
+            if pulled:
+                update["$pullAll"] = {OUTBOX: pulled}
+            async with self._hold(collection, ids):
+                await collection.update_many(
+                    {"_id": {"$in": ids}, LEASE_OWNER: self._owner}, update
+                )
+
+    @contextlib.asynccontextmanager
+    async def _hold(self, collection: Collection, ids: Sequence[Any]) -> AsyncIterator[None]:
+        """The locks of several documents, taken in one global order: two relays of a process
+        never wait on each other in a cycle, and a service writer holds one lock at a time."""
+        async with contextlib.AsyncExitStack() as stack:
+            for doc_id in sorted(ids, key=repr):
+                await stack.enter_async_context(self._locks.hold(collection.name, doc_id))
+            yield
+
+    def _count(self, published: Sequence[Document]) -> None:
+        self.published += len(published)
+        if self._metrics is not None:
+            for topic, count in Counter(entry["topic"] for entry in published).items():
+                self._metrics.published.labels(self._metrics.service, topic).inc(count)
+
+
+def _chunks(
+    sent: Sequence[tuple[Any, list[Document]]], max_bytes: int
+) -> Iterable[Sequence[tuple[Any, list[Document]]]]:
+    """Consecutive runs of documents whose entries weigh at most `max_bytes` together (a run
+    has at least one document, however large)."""
+    start, weight = 0, 0
+    for index, (_, entries) in enumerate(sent):
+        size = sum(len(entry["body"]) + len(str(entry["headers"])) for entry in entries)
+        if size and index > start and weight + size > max_bytes:
+            yield sent[start:index]
+            start, weight = index, 0
+        weight += size
+    if start < len(sent):
+        yield sent[start:]

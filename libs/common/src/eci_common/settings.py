@@ -99,12 +99,16 @@ class ConsumerSettings(BaseSettings):
 
 
 class OutboxSettings(BaseSettings):
-    """How often the outbox relay looks for unpublished events, and how long it holds a claim."""
+    """How often the outbox relay looks for unpublished events, how many documents it claims in
+    one round, and how long it holds a claim."""
 
     model_config = _COMMON
 
     outbox_poll_interval_s: float = Field(0.5, gt=0)
     outbox_lease_s: float = Field(30.0, gt=0)
+    # Documents claimed, published and released together. A round holds their document locks
+    # during its claim and its release, and its leases until every acknowledgement is in.
+    outbox_batch_size: int = Field(100, ge=1, le=1000)
 
 
 class HttpSettings(BaseSettings):
