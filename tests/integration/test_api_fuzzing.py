@@ -216,3 +216,25 @@ async def test_hostile_input_no_generated_case_holds_gets_4xx(client: httpx.Asyn
         f"/companies/{company.json()['id']}", json={"city": "Morteau"}, headers=huge
     )
     assert stale.status_code == 412, stale.text
+
+
+async def test_null_clears_a_companys_capabilities_and_contacts(client: httpx.AsyncClient) -> None:
+    """Found by the fuzzer: `null` for a list field of a PATCH was a 500; it clears the list."""
+    company = await client.post(
+        "/companies",
+        json={
+            "legal_name": "Cadrans Nuls",
+            "roles": ["dial_maker"],
+            "capabilities": ["dials"],
+            "contacts": [{"name": "Ada", "email": "ada@example.org", "consent": True}],
+        },
+    )
+    assert company.status_code == 201, company.text
+    cleared = await client.patch(
+        f"/companies/{company.json()['id']}",
+        json={"capabilities": None, "contacts": None},
+        headers={"If-Match": company.headers["ETag"]},
+    )
+    assert cleared.status_code == 200, cleared.text
+    assert cleared.json()["capabilities"] == []
+    assert cleared.json()["contacts"] == []

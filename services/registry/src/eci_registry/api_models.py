@@ -155,9 +155,9 @@ class CompanyUpdate(BaseModel):
             if name == "website":
                 value = str(value) if value else None
             elif name in ("roles", "capabilities"):
-                value = tuple(value)
+                value = tuple(value or ())  # null clears the capabilities (roles refuse it)
             elif name == "contacts":
-                value = tuple(contact.to_domain() for contact in value)
+                value = tuple(contact.to_domain() for contact in value or ())
             values[name] = value
         return values
 
