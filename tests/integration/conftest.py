@@ -1,10 +1,12 @@
 """The registry app in-process (its lifespan included) over the real database and broker."""
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import httpx
 import pytest_asyncio
 
+from eci_projects.read_model import CompanyDirectory
 from eci_projects.settings import Settings as ProjectsSettings
 from eci_registry.main import create_app
 from eci_registry.settings import Settings
@@ -30,6 +32,27 @@ def projects_settings(endpoints: Endpoints, run_id: str) -> ProjectsSettings:
         consumer_group=f"t-{run_id}-projects",
         http_port=0,
     )
+
+
+async def known_company(
+    directory: CompanyDirectory, company_id: str, *, status: str = "active", cluster: str | None
+) -> None:
+    """A company projects knows (as registry events would tell it), in `cluster` if given."""
+    await directory.apply(
+        company_id,
+        1,
+        {
+            "legal_name": company_id.title(),
+            "country": "FR",
+            "region": "Jura",
+            "roles": ["assembler"],
+            "capabilities": ["assembly"],
+            "registered_at": datetime(2024, 5, 30, tzinfo=UTC),
+            "status": status,
+        },
+    )
+    if cluster is not None:
+        await directory.apply_membership(cluster, company_id, 1, "member")
 
 
 @pytest_asyncio.fixture

@@ -4,7 +4,6 @@ answers exactly like a missing one (404)."""
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -16,7 +15,7 @@ from eci_projects.read_model import CompanyDirectory
 from support.auth import bearer, staff
 from support.endpoints import Endpoints
 
-from .conftest import projects_settings
+from .conftest import known_company, projects_settings
 
 pytestmark = pytest.mark.integration
 
@@ -50,23 +49,8 @@ class Projects:
 
 
 async def _seed_directory(directory: CompanyDirectory) -> None:
-    at = datetime(2024, 5, 30, tzinfo=UTC)
     for company_id, cluster in MEMBERS.items():
-        await directory.apply(
-            company_id,
-            1,
-            {
-                "legal_name": company_id.title(),
-                "country": "FR",
-                "region": "Jura",
-                "roles": ["assembler"],
-                "capabilities": ["assembly"],
-                "registered_at": at,
-                "status": "active",
-            },
-        )
-        if cluster is not None:
-            await directory.apply_membership(cluster, company_id, 1, "member")
+        await known_company(directory, company_id, cluster=cluster)
 
 
 async def _project(client: httpx.AsyncClient, *, visibility: str, open_call: bool) -> str:

@@ -2,7 +2,6 @@
 would): who may lead, apply and be invited, versions, and each error status."""
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -14,7 +13,7 @@ from eci_projects.read_model import CompanyDirectory
 from support.auth import staff
 from support.endpoints import Endpoints
 
-from .conftest import projects_settings
+from .conftest import known_company, projects_settings
 
 pytestmark = pytest.mark.integration
 
@@ -27,28 +26,15 @@ async def app(endpoints: Endpoints, run_id: str) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
     async with application.router.lifespan_context(application):
         directory: CompanyDirectory = application.state.directory
-        at = datetime(2024, 5, 30, tzinfo=UTC)
         for company_id, status, member in (
             ("lead", "active", True),
             ("partner", "active", True),
             ("outsider", "active", False),
             ("paused", "deactivated", True),
         ):
-            await directory.apply(
-                company_id,
-                1,
-                {
-                    "legal_name": company_id.title(),
-                    "country": "FR",
-                    "region": "Jura",
-                    "roles": ["assembler"],
-                    "capabilities": ["assembly"],
-                    "registered_at": at,
-                    "status": status,
-                },
+            await known_company(
+                directory, company_id, status=status, cluster=CLUSTER if member else None
             )
-            if member:
-                await directory.apply_membership(CLUSTER, company_id, 1, "member")
         yield application
 
 
