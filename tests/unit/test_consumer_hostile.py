@@ -2,6 +2,7 @@
 and the consumer goes on."""
 
 import dataclasses
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from aiokafka import ConsumerRecord
@@ -25,8 +26,8 @@ class FakeIdempotency:
             raise ValueError("a document this database cannot store")
         return meta.id in self.handled
 
-    async def record(self, group: str, meta: EventMetadata) -> None:
-        self.handled.add(meta.id)
+    async def record(self, group: str, metas: Sequence[EventMetadata]) -> None:
+        self.handled.update(meta.id for meta in metas)
 
 
 class FakePublisher:

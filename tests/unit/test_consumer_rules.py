@@ -1,6 +1,7 @@
 """The consumer's rules, with small fakes: handle once, skip duplicates, retry, dead-letter."""
 
 import dataclasses
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -20,8 +21,8 @@ class FakeIdempotency:
     async def seen(self, group: str, meta: EventMetadata) -> bool:
         return (group, meta.source, meta.id) in self.handled
 
-    async def record(self, group: str, meta: EventMetadata) -> None:
-        self.handled.add((group, meta.source, meta.id))
+    async def record(self, group: str, metas: Sequence[EventMetadata]) -> None:
+        self.handled.update((group, meta.source, meta.id) for meta in metas)
 
 
 class FakePublisher:

@@ -2,8 +2,14 @@
 
 FastStream's default for Kafka (`AckPolicy.ACK_FIRST`) commits an offset before the handler runs:
 at most once. Here every subscriber is `AckPolicy.MANUAL` and the offset is committed only after
-the event's effect is stored, or after the event is safely in the dead-letter topic. The consumer
-reads one record at a time (`getone`), so a commit never covers a record not yet handled.
+the event's effect is stored, or after the event is safely in the dead-letter topic.
+
+The consumer reads batches (`getmany`, up to `consumer_batch_max_records`) and handles their
+records one after the other, in partition order. The idempotency records of the batch's handled
+events are written with one insert after the last effect, then the batch's offsets with one
+commit: a commit never covers a record not yet handled, and a crash before it redelivers the
+whole batch, whose effects the handlers' deterministic ids and version guards absorb. A
+duplicate inside one batch is caught by the batch's own list of handled events.
 
 Outcomes of one record:
 - handled, or already handled by this group (idempotency record): commit;
@@ -22,10 +28,11 @@ off: a `reply_to` header must not make a consumer publish where a producer asks.
 """
 
 import asyncio
+import contextlib
 import dataclasses
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
@@ -125,23 +132,39 @@ def _utf8(value: bytes | None) -> bool:
     return True
 
 
-async def _tolerant_parse(
-    raw: "ConsumerRecord[bytes, bytes]",
+async def _tolerant_parse_batch(
+    raw: "tuple[ConsumerRecord[bytes, bytes], ...]",
     original: Callable[[Any], Awaitable[StreamMessage[Any]]],
 ) -> StreamMessage[Any]:
-    """FastStream's parser, given a copy without the headers it cannot decode; the message keeps
-    the original record, which `received` reads."""
-    readable = [(name, value) for name, value in raw.headers if _utf8(value)]
-    if len(readable) == len(raw.headers):
-        return await original(raw)
-    message = await original(dataclasses.replace(raw, headers=readable))
+    """FastStream's batch parser, given copies without the headers it cannot decode; the message
+    keeps the original records, which `received` reads."""
+    readable = tuple(
+        dataclasses.replace(record, headers=[(n, v) for n, v in record.headers if _utf8(v)])
+        for record in raw
+    )
+    message = await original(readable)
     message.raw_message = raw
     return message
 
 
-async def _raw_body(message: StreamMessage[Any]) -> bytes:
-    """No decoding by FastStream: `read_payload` validates the body against its contract."""
+async def _raw_body(message: StreamMessage[Any]) -> Any:
+    """No decoding by FastStream: `read_payload` validates each body against its contract."""
     return message.body
+
+
+@dataclass(slots=True)
+class _Batch:
+    """The events of one batch handled so far, whose idempotency records are not yet written."""
+
+    handled: list[EventMetadata] = field(default_factory=list)
+    keys: set[tuple[str, str]] = field(default_factory=set)
+
+    def add(self, meta: EventMetadata) -> None:
+        self.handled.append(meta)
+        self.keys.add((meta.source, meta.id))
+
+    def has(self, meta: EventMetadata) -> bool:
+        return (meta.source, meta.id) in self.keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +208,7 @@ class EventConsumer:
         return register
 
     def subscribe(self, broker: KafkaBroker, *topics: str) -> None:
-        """Attaches this consumer to a broker, committing manually after each record."""
+        """Attaches this consumer to a broker, committing manually after each batch."""
 
         subscriber = broker.subscriber(
             *topics,
@@ -193,7 +216,10 @@ class EventConsumer:
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
             max_poll_interval_ms=600_000,
-            parser=_tolerant_parse,
+            batch=True,
+            max_records=self._settings.consumer_batch_max_records,
+            batch_timeout_ms=self._settings.consumer_batch_wait_ms,
+            parser=_tolerant_parse_batch,
             decoder=_raw_body,
             no_reply=True,
         )
@@ -202,21 +228,39 @@ class EventConsumer:
         @subscriber
         async def consume(message: KafkaMessage) -> None:
             raw = message.raw_message
-            assert not isinstance(raw, tuple)  # noqa: S101 - not a batch subscriber
+            batch = raw if isinstance(raw, tuple) else (raw,)
             try:
-                await self.process(received(raw))
-            except Exception:
-                # Not even its dead letter could be written: read it again rather than let the
-                # next record's commit skip it.
+                await self.process_batch([received(record) for record in batch])
+            except BaseException:
+                # Not even a dead letter could be written, or the process is stopping: read the
+                # batch again rather than let a later commit skip a record of it.
                 await message.nack()
                 raise
             await message.ack()
 
     async def process(self, record: ReceivedRecord) -> None:
         """Handles one record; returns once it is safe to commit its offset."""
+        await self.process_batch([record])
+
+    async def process_batch(self, records: Sequence[ReceivedRecord]) -> None:
+        """Handles records in order, then remembers the handled events in one write; returns
+        once it is safe to commit the offsets of all of them."""
+        batch = _Batch()
+        try:
+            for record in records:
+                await self._process_one(record, batch)
+        except BaseException:
+            # Keep what was done, once and without retrying (the database may be the reason),
+            # so that the redelivery skips it; the handlers' idempotence covers a failure here.
+            with contextlib.suppress(Exception):
+                await self._processed.record(self.group, batch.handled)
+            raise
+        await self._retrying(lambda: self._processed.record(self.group, batch.handled))
+
+    async def _process_one(self, record: ReceivedRecord, batch: _Batch) -> None:
         started = time.perf_counter()
         try:
-            outcome, event_type = await self._process(record)
+            outcome, event_type = await self._process(record, batch)
         except Exception as exc:  # noqa: BLE001 - whatever a record causes, it is dead-lettered
             await self._dead_letter(record, exc, attempts=1)
             outcome, event_type = "dead_lettered", "unexpected"
@@ -228,7 +272,7 @@ class EventConsumer:
                     time.perf_counter() - started
                 )
 
-    async def _process(self, record: ReceivedRecord) -> tuple[str, str]:  # noqa: PLR0911 - one return per outcome
+    async def _process(self, record: ReceivedRecord, batch: _Batch) -> tuple[str, str]:  # noqa: PLR0911 - one return per outcome
         structlog.contextvars.unbind_contextvars(
             "correlation_id", "causation_id", "event_id", "event_type"
         )
@@ -265,7 +309,7 @@ class EventConsumer:
             unknown = UnknownEventType(f"no contract for event type {meta.type!r}")
             await self._dead_letter(record, unknown, attempts=1)
             return "dead_lettered", "unknown"
-        if await self._retrying(lambda: self._processed.seen(self.group, meta)):
+        if batch.has(meta) or await self._retrying(lambda: self._processed.seen(self.group, meta)):
             log.info("event_duplicate_skipped", topic=record.topic, offset=record.offset)
             return "duplicate", meta.type
         attempts = 0
@@ -284,7 +328,7 @@ class EventConsumer:
                     await self._dead_letter(record, exc, attempts=attempts)
                     return "dead_lettered", meta.type
                 await self._backoff(exc, attempts)
-        await self._retrying(lambda: self._processed.record(self.group, meta))
+        batch.add(meta)
         log.info("event_handled", topic=record.topic, offset=record.offset, attempts=attempts)
         return "handled", meta.type
 

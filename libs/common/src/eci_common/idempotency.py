@@ -1,20 +1,23 @@
 """Which events a consumer group has already handled, so that a redelivery has no second effect.
 
-One document per (group, source, id) in the consuming service's own database. Handlers keep
-their effects idempotent as well (deterministic ids, version guards), so that a crash between
-the effect and this record is harmless: the redelivered event finds its effect already there.
+One document per (group, source, id) in the consuming service's own database, written for a
+whole batch of records at once, after their effects and before their offsets are committed.
+Handlers keep their effects idempotent as well (deterministic ids, version guards), so that a
+crash between the effects and this record is harmless: the redelivered events find their
+effects already there.
 """
 
-import contextlib
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Protocol
 
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError
 
 from eci_common.envelope import EventMetadata
 from eci_common.mongo import Collection
 
 COLLECTION = "processed_events"
+_DUPLICATE = 11000  # MongoDB's duplicate-key error code
 
 
 class IdempotencyRecord(Protocol):
@@ -22,7 +25,7 @@ class IdempotencyRecord(Protocol):
 
     async def seen(self, group: str, meta: EventMetadata) -> bool: ...
 
-    async def record(self, group: str, meta: EventMetadata) -> None: ...
+    async def record(self, group: str, metas: Sequence[EventMetadata]) -> None: ...
 
 
 class ProcessedEvents:
@@ -40,14 +43,24 @@ class ProcessedEvents:
         found = await self._collection.find_one({"_id": self._key(group, meta)}, {"_id": 1})
         return found is not None
 
-    async def record(self, group: str, meta: EventMetadata) -> None:
-        # A duplicate means an earlier delivery recorded it and then failed to commit.
-        with contextlib.suppress(DuplicateKeyError):
-            await self._collection.insert_one(
-                {
-                    "_id": self._key(group, meta),
-                    "group": group,
-                    "type": meta.type,
-                    "handled_at": datetime.now(UTC),
-                }
-            )
+    async def record(self, group: str, metas: Sequence[EventMetadata]) -> None:
+        """Remembers these events, in one unordered insert; ones already there are no error (an
+        earlier delivery recorded them, then failed to commit)."""
+        if not metas:
+            return
+        now = datetime.now(UTC)
+        documents = {
+            self._key(group, meta): {
+                "_id": self._key(group, meta),
+                "group": group,
+                "type": meta.type,
+                "handled_at": now,
+            }
+            for meta in metas
+        }
+        try:
+            await self._collection.insert_many(list(documents.values()), ordered=False)
+        except BulkWriteError as exc:
+            others = [e for e in exc.details.get("writeErrors", []) if e.get("code") != _DUPLICATE]
+            if others or exc.details.get("writeConcernErrors"):
+                raise

@@ -10,6 +10,7 @@ service first). Reading stops at the end offsets seen when the replay started.
 import argparse
 import asyncio
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -37,7 +38,7 @@ class _Replay:
     async def seen(self, group: str, meta: EventMetadata) -> bool:
         return False
 
-    async def record(self, group: str, meta: EventMetadata) -> None:
+    async def record(self, group: str, metas: Sequence[EventMetadata]) -> None:
         return None
 
 
