@@ -14,7 +14,7 @@ bootstrap: ## install uv, the Python dependencies, the Kafka jars and FerretDB (
 infra-up: bootstrap ## start Kafka and FerretDB and declare the topics
 	@infra/up.sh
 
-infra-down: ## stop Kafka and FerretDB
+infra-down: ## stop Kafka, FerretDB and its PostgreSQL
 	@infra/down.sh
 
 run: infra-up ## run the whole system locally with demo data
@@ -35,6 +35,7 @@ stop: ## stop the services and the infrastructure
 status: ## what runs
 	@infra/kafka.sh status || true
 	@infra/ferretdb.sh status || true
+	@infra/postgres.sh status || true
 	@infra/services.sh status || true
 
 lint: ## ruff (check and format), the committed event contracts match the code and stay compatible

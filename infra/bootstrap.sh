@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs what the project needs on a fresh machine: uv (from PyPI, for the machine's Python 3.11),
-# the locked Python dependencies, the Kafka jars and FerretDB. Safe to run again: each step is a
-# no-op once done.
+# Installs what the project needs on a fresh machine: uv (from PyPI, for the machine's Python
+# 3.11), the locked Python dependencies, the Kafka jars, FerretDB and, for FerretDB's storage,
+# the distribution's PostgreSQL. Safe to run again: each step is a no-op once done.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 export UV_PYTHON_DOWNLOADS=never

@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# A real MongoDB-wire server for local runs and tests: FerretDB v1.24.2 with its SQLite backend,
-# built once with `go install` into the cache folder.
+# A real MongoDB-wire server for local runs and tests: FerretDB v1.24.2, built once with
+# `go install` into the cache folder, storing its data in PostgreSQL (infra/postgres.sh) or SQLite.
 #
 #   infra/ferretdb.sh fetch|start|stop|kill|status|uri
 #
-# Environment: FERRETDB_PORT (27017), FERRETDB_DEBUG_PORT (port+1000), FERRETDB_SQLITE_SYNC
-# (normal), ECI_CACHE_DIR, ECI_STATE_DIR.
+# Environment: FERRETDB_PORT (27017), FERRETDB_DEBUG_PORT (port+1000), FERRETDB_BACKEND
+# (postgresql | sqlite), FERRETDB_SQLITE_SYNC (normal), POSTGRES_PORT, ECI_CACHE_DIR, ECI_STATE_DIR.
+#
+# Why PostgreSQL by default: FerretDB v1's SQLite tables index `_id` by an expression its own
+# queries do not use, so every update, even by `_id`, scans the collection (bench/README.md,
+# section 1). Its PostgreSQL backend looks `_id` up in an index: updates by `_id` are ~12x faster
+# at 2,000 documents, and the gap grows with the collection. `stop` stops FerretDB only; the
+# PostgreSQL server stops with infra/down.sh.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 FERRETDB_VERSION=v1.24.2
@@ -47,11 +53,22 @@ start() {
   done
   fetch
   mkdir -p "$NODE_DIR/data" "$NODE_DIR/state" "$NODE_DIR/logs"
-  # WAL with synchronous=NORMAL: a commit survives the process (kill -9 included) without an
-  # fsync each; only a power cut can lose the last ones. This is the local and test database;
-  # production runs MongoDB. FERRETDB_SQLITE_SYNC=full restores an fsync per commit.
-  setsid "$BIN" --handler=sqlite \
-    --sqlite-url="file:$NODE_DIR/data/?_pragma=synchronous(${FERRETDB_SQLITE_SYNC:-normal})" \
+  local storage
+  case "$FERRETDB_BACKEND" in
+    postgresql)
+      "$INFRA_DIR/postgres.sh" database "$FERRETDB_PORT"
+      storage=(--handler=postgresql --postgresql-url="$("$INFRA_DIR/postgres.sh" url "$FERRETDB_PORT")")
+      ;;
+    sqlite)
+      # WAL with synchronous=NORMAL: a commit survives the process (kill -9 included) without an
+      # fsync each; only a power cut can lose the last ones. This is the local and test
+      # database; production runs MongoDB. FERRETDB_SQLITE_SYNC=full restores an fsync per commit.
+      storage=(--handler=sqlite
+        --sqlite-url="file:$NODE_DIR/data/?_pragma=synchronous(${FERRETDB_SQLITE_SYNC:-normal})")
+      ;;
+    *) die "FERRETDB_BACKEND must be postgresql or sqlite, not $FERRETDB_BACKEND" ;;
+  esac
+  setsid "$BIN" "${storage[@]}" \
     --listen-addr="127.0.0.1:$FERRETDB_PORT" --state-dir="$NODE_DIR/state" \
     --debug-addr="127.0.0.1:$FERRETDB_DEBUG_PORT" --telemetry=disable --log-level=warn \
     >"$NODE_DIR/logs/ferretdb.log" 2>&1 </dev/null &
@@ -64,7 +81,7 @@ start() {
 
 status() {
   if pid_alive "$PIDFILE" && port_open 127.0.0.1 "$FERRETDB_PORT"; then
-    echo "ferretdb: running on 127.0.0.1:$FERRETDB_PORT (pid $(cat "$PIDFILE"))"
+    echo "ferretdb: running on 127.0.0.1:$FERRETDB_PORT (pid $(cat "$PIDFILE"), $FERRETDB_BACKEND backend)"
   else
     echo "ferretdb: not running on 127.0.0.1:$FERRETDB_PORT"
     return 1
@@ -72,7 +89,10 @@ status() {
 }
 
 case "${1:-}" in
-  fetch) fetch ;;
+  fetch)
+    fetch
+    [[ "$FERRETDB_BACKEND" != postgresql ]] || "$INFRA_DIR/postgres.sh" fetch
+    ;;
   start) start ;;
   stop) stop_pid "$PIDFILE" FerretDB 30 ;;
   kill) if pid_alive "$PIDFILE"; then kill -KILL "$(cat "$PIDFILE")"; rm -f "$PIDFILE"; log "FerretDB killed"; fi ;;

@@ -13,6 +13,12 @@ KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}"
 FERRETDB_PORT="${FERRETDB_PORT:-27017}"
 FERRETDB_DEBUG_PORT="${FERRETDB_DEBUG_PORT:-$((FERRETDB_PORT + 1000))}"
+# FerretDB's storage: `postgresql` (default) or `sqlite`. See infra/ferretdb.sh.
+FERRETDB_BACKEND="${FERRETDB_BACKEND:-postgresql}"
+# One PostgreSQL server per clone, whatever FerretDB's port and state folder (a test's private
+# FerretDB gets a database of its own on it).
+POSTGRES_PORT="${POSTGRES_PORT:-29017}"
+POSTGRES_STATE_DIR="${POSTGRES_STATE_DIR:-$REPO_DIR/.infra}"
 
 log() { printf '[infra] %s\n' "$*" >&2; }
 die() { printf '[infra] error: %s\n' "$*" >&2; exit 1; }

@@ -114,7 +114,8 @@ class PrivateKafka:
 
 @dataclass
 class PrivateFerretDB:
-    """A FerretDB of the test's own (infra/ferretdb.sh on free ports, data in a temp folder)."""
+    """A FerretDB of the test's own (infra/ferretdb.sh on free ports, its state in a temp folder,
+    its data in a PostgreSQL database of its own on the clone's PostgreSQL server)."""
 
     state_dir: Path
     port: int

@@ -52,9 +52,12 @@ async def ping(database: Database) -> None:
 
 def is_duplicate_key(exc: OperationFailure) -> bool:
     """A unique index refused the write. FerretDB v1 reports it as error 11000 on insert but as
-    an internal error naming the SQLite constraint on update; MongoDB says 11000 for both."""
+    an internal error naming the backend's constraint on update (SQLite: "UNIQUE constraint
+    failed", PostgreSQL: SQLSTATE 23505); MongoDB says 11000 for both."""
+    text = str(exc)
     return (
         isinstance(exc, DuplicateKeyError)
         or exc.code == 11000
-        or ("UNIQUE constraint failed" in str(exc))
+        or "UNIQUE constraint failed" in text
+        or "SQLSTATE 23505" in text
     )

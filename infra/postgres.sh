@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# The PostgreSQL server behind FerretDB (its `postgresql` backend): the machine's PostgreSQL
+# binaries, one cluster per clone, TCP on loopback only, trust authentication for the `eci` role.
+# Each FerretDB keeps its data in a PostgreSQL database of its own, `ferretdb_<its port>`.
+#
+#   infra/postgres.sh fetch|start|stop|status|url [FERRETDB_PORT]
+#
+# Environment: POSTGRES_PORT (29017), POSTGRES_STATE_DIR (the clone's .infra). PostgreSQL refuses
+# to run as root: as root, the server runs as the `postgres` account (created by the package).
+#
+# Durability: `fsync=off`. A commit is written to the operating system before it returns, so it
+# survives the server process being killed, but not a power cut. This is the local and test
+# database (as FerretDB's SQLite backend with synchronous=normal was); production runs MongoDB.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+NODE_DIR="$POSTGRES_STATE_DIR/postgres-$POSTGRES_PORT"
+DATA_DIR="$NODE_DIR/data"
+ROLE=eci
+
+pg_bin_dir() {
+  local found
+  found=$(command -v pg_ctl 2>/dev/null || true)
+  if [[ -n "$found" ]]; then
+    dirname "$found"
+    return 0
+  fi
+  found=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+  [[ -n "$found" && -x "$found/pg_ctl" ]] && echo "$found"
+}
+
+fetch() {
+  [[ -n "$(pg_bin_dir)" ]] && return 0
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+    log "installing PostgreSQL from the distribution's packages (once)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >/dev/null
+  fi
+  [[ -n "$(pg_bin_dir)" ]] || die "PostgreSQL (initdb, pg_ctl, postgres) is needed for FerretDB's backend: install the distribution's postgresql package"
+}
+
+as_owner() { # runs a PostgreSQL program as the cluster's owner
+  if [[ $(id -u) -eq 0 ]]; then
+    runuser -u postgres -- "$@"
+  else
+    "$@"
+  fi
+}
+
+psql_admin() {
+  local psql
+  psql="$(pg_bin_dir)/psql"
+  [[ -x "$psql" ]] || psql=$(command -v psql) || die "psql is needed (PostgreSQL's client)"
+  "$psql" -X -q -h 127.0.0.1 -p "$POSTGRES_PORT" -U "$ROLE" -d postgres "$@"
+}
+
+running() {
+  port_open 127.0.0.1 "$POSTGRES_PORT" && [[ -f "$DATA_DIR/postmaster.pid" ]]
+}
+
+start() {
+  fetch
+  local bin
+  bin=$(pg_bin_dir)
+  if running; then
+    return 0
+  fi
+  if port_open 127.0.0.1 "$POSTGRES_PORT"; then
+    die "port $POSTGRES_PORT on 127.0.0.1 is in use by another process; choose POSTGRES_PORT or stop that process"
+  fi
+  mkdir -p "$NODE_DIR"
+  if [[ $(id -u) -eq 0 ]]; then
+    chown postgres "$NODE_DIR"
+  fi
+  if [[ ! -f "$DATA_DIR/PG_VERSION" ]]; then
+    as_owner "$bin/initdb" -D "$DATA_DIR" -U "$ROLE" --auth=trust -E UTF8 --locale=C.UTF-8 \
+      >"$NODE_DIR/initdb.log" 2>&1 || { tail -n 20 "$NODE_DIR/initdb.log" >&2; die "initdb failed"; }
+  fi
+  as_owner "$bin/pg_ctl" -D "$DATA_DIR" -l "$NODE_DIR/postgres.log" -w -t 60 start -o \
+    "-p $POSTGRES_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c fsync=off -c max_connections=300 -c shared_buffers=128MB" \
+    >/dev/null || { tail -n 20 "$NODE_DIR/postgres.log" >&2; die "PostgreSQL did not start (log in $NODE_DIR)"; }
+  log "PostgreSQL listens on 127.0.0.1:$POSTGRES_PORT"
+}
+
+database() { # FERRETDB_PORT -> creates FerretDB's database if missing
+  local name="ferretdb_$1"
+  local found
+  found=$(psql_admin -tA -c "SELECT 1 FROM pg_database WHERE datname = '$name'")
+  if [[ -z "$found" ]]; then
+    psql_admin -c "CREATE DATABASE $name" >/dev/null
+  fi
+}
+
+stop() {
+  if [[ ! -f "$DATA_DIR/postmaster.pid" ]]; then
+    log "PostgreSQL is not running"
+    return 0
+  fi
+  as_owner "$(pg_bin_dir)/pg_ctl" -D "$DATA_DIR" -m fast -w -t 60 stop >/dev/null
+  log "PostgreSQL stopped"
+}
+
+case "${1:-}" in
+  fetch) fetch ;;
+  start) start ;;
+  database) start && database "${2:?FerretDB port}" ;;
+  stop) stop ;;
+  status)
+    if running; then
+      echo "postgresql: running on 127.0.0.1:$POSTGRES_PORT"
+    else
+      echo "postgresql: not running on 127.0.0.1:$POSTGRES_PORT"
+      exit 1
+    fi
+    ;;
+  url) echo "postgres://$ROLE@127.0.0.1:$POSTGRES_PORT/ferretdb_${2:-$FERRETDB_PORT}" ;;
+  *) die "usage: $0 fetch|start|database FERRETDB_PORT|stop|status|url [FERRETDB_PORT]" ;;
+esac
