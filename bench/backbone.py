@@ -11,10 +11,21 @@
     FastStream's cost from the outbox's. Every case runs once a round, alternating.
 (b) Consumer: `eci_common.consumer.EventConsumer` on a FastStream broker, with the real
     idempotency record (`ProcessedEvents`) and a handler that inserts one document per event,
-    against a raw aiokafka consumer + PyMongo loop doing the same work: check the idempotency
-    record, insert the effect, record the event id, commit the offset after each record.
-    The two alternate for `--rounds` rounds on the same records (a fresh group and database
-    each time), so that a burst of the machine's other work does not land on one side only.
+    against two raw aiokafka consumer + PyMongo loops doing that work by hand:
+    - batched, as the library now works (the target): `getmany` of up to
+      `consumer_batch_max_records` records (waiting `consumer_batch_wait_ms`, both the
+      `ConsumerSettings` defaults), then per record in order the idempotency lookup (skipped for
+      an event already in the batch), pydantic validation and the effect's insert; after the
+      batch one unordered `insert_many` of its idempotency records and one offset commit;
+    - per record, as the library worked before (the reference of earlier runs): `getone`,
+      idempotency lookup, validation and effect, idempotency record, commit, for each record.
+    A side's rate runs from its first record's work to the moment its last record is done. For
+    the library and the batched loop alike a record is done once its batch's idempotency
+    records are stored: the library's offset commit then happens inside FastStream, out of
+    sight, so only the last batch's commit falls outside the window, on both sides. For the
+    per-record loop a record is done once its offset is committed. The three alternate for
+    `--rounds` rounds on the same records (a fresh group and database each time), so that a
+    burst of the machine's other work does not land on one side only.
 
 Both run against the shared broker and database, on topics and databases of this run, removed
 at the end. The services log every event at INFO: so does the consumer here (rendered, then
@@ -24,8 +35,9 @@ written to /dev/null).
 import argparse
 import asyncio
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any, Protocol, cast
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -46,9 +58,10 @@ from harness import (
     service_like_logging,
 )
 from pymongo import AsyncMongoClient
+from pymongo.errors import BulkWriteError
 
 from eci_common.consumer import EventConsumer
-from eci_common.envelope import Event, KafkaRecord
+from eci_common.envelope import Event, EventMetadata, KafkaRecord
 from eci_common.events.registry import CompanyRegisteredV1
 from eci_common.idempotency import ProcessedEvents
 from eci_common.kafka import BrokerPublisher, create_broker
@@ -59,6 +72,11 @@ from eci_common.settings import ConsumerSettings, KafkaSettings, OutboxSettings
 
 PARTITIONS = 3
 PIPELINE = 500
+# The library's batches, as `EventConsumer` reads them by default; the batched raw loop reads
+# the same.
+BATCH_RECORDS: int = ConsumerSettings.model_fields["consumer_batch_max_records"].default
+BATCH_WAIT_MS: int = ConsumerSettings.model_fields["consumer_batch_wait_ms"].default
+DUPLICATE_KEY = 11000  # MongoDB's duplicate-key error code
 
 
 def kafka_settings(bootstrap: str) -> KafkaSettings:
@@ -324,10 +342,28 @@ def effect_of(data: CompanyRegisteredV1, event_id: str) -> Document:
     }
 
 
+class CountedRecord:
+    """`ProcessedEvents` whose stored records mark their events done in the window: the last
+    thing the library does for a batch before FastStream commits its offsets."""
+
+    def __init__(self, processed: ProcessedEvents, window: Window) -> None:
+        self._processed = processed
+        self._window = window
+
+    async def seen(self, group: str, meta: EventMetadata) -> bool:
+        return await self._processed.seen(group, meta)
+
+    async def record(self, group: str, metas: Sequence[EventMetadata]) -> None:
+        await self._processed.record(group, metas)
+        for _ in metas:
+            self._window.end()
+
+
 async def run_event_consumer(
     bootstrap: str, database: Any, *, topic: str, group: str, expect: int, limit_s: float
 ) -> Rate:
-    """The library consumer, wired as `ServiceRuntime.consumer` wires it."""
+    """The library consumer, wired as `ServiceRuntime.consumer` wires it (its default batches);
+    a record is done once its batch's idempotency records are stored."""
     window = Window(expect)
     effects = database["effects"]
     broker = create_broker(
@@ -335,7 +371,7 @@ async def run_event_consumer(
     )
     consumer = EventConsumer(
         group=group,
-        processed=ProcessedEvents(database["processed_events"]),
+        processed=CountedRecord(ProcessedEvents(database["processed_events"]), window),
         dead_letters=BrokerPublisher(broker),
         dead_letter_topic=f"{topic}.dlq",
         settings=ConsumerSettings(consumer_group=group),
@@ -345,7 +381,6 @@ async def run_event_consumer(
     async def store(event: Event[CompanyRegisteredV1]) -> None:
         window.start()
         await effects.insert_one(effect_of(event.data, event.meta.id))
-        window.end()
 
     consumer.subscribe(broker, topic)
     await broker.start()
@@ -355,15 +390,11 @@ async def run_event_consumer(
         print(f"  (EventConsumer: {window.done}/{expect} within {limit_s:.0f} s)")
     finally:
         await broker.stop()
-    return window.rate("FastStream EventConsumer + ProcessedEvents")
+    return window.rate(f"EventConsumer (FastStream, batches of {BATCH_RECORDS}) + ProcessedEvents")
 
 
-async def run_raw_consumer(
-    bootstrap: str, database: Any, *, topic: str, group: str, expect: int, limit_s: float
-) -> Rate:
-    """The same work, by hand: dedup check, effect, idempotency record, commit, per record."""
-    window = Window(expect)
-    effects, processed = database["effects"], database["processed_events"]
+async def raw_group_consumer(bootstrap: str, topic: str, group: str) -> AIOKafkaConsumer:
+    """A started aiokafka consumer of a group, committing by hand, from the beginning."""
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
@@ -372,6 +403,17 @@ async def run_raw_consumer(
         auto_offset_reset="earliest",
     )
     await consumer.start()
+    return consumer
+
+
+async def run_raw_consumer(
+    bootstrap: str, database: Any, *, topic: str, group: str, expect: int, limit_s: float
+) -> Rate:
+    """The same work by hand, one record at a time (the library's former way, the reference of
+    earlier runs): dedup check, effect, idempotency record, commit, per record."""
+    window = Window(expect)
+    effects, processed = database["effects"], database["processed_events"]
+    consumer = await raw_group_consumer(bootstrap, topic, group)
     deadline = time.perf_counter() + limit_s
     steps = Steps()
     try:
@@ -409,11 +451,85 @@ async def run_raw_consumer(
     finally:
         await consumer.stop()
     RAW_STEPS.merge(steps)
-    return window.rate("raw aiokafka getone + PyMongo")
+    return window.rate("raw aiokafka getone + PyMongo, per record")
 
 
-# Every raw round's steps, summed for the breakdown printed at the end.
+async def record_batch(processed: Any, documents: list[Document]) -> None:
+    """One unordered insert of a batch's idempotency records; those already there are no error,
+    as in `ProcessedEvents.record`."""
+    if not documents:
+        return
+    try:
+        await processed.insert_many(documents, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if [e for e in errors if e.get("code") != DUPLICATE_KEY]:
+            raise
+        if exc.details.get("writeConcernErrors"):
+            raise
+
+
+async def run_raw_batch_consumer(
+    bootstrap: str, database: Any, *, topic: str, group: str, expect: int, limit_s: float
+) -> Rate:
+    """The same work by hand, batched as the library does it: per record in order the dedup
+    check (the batch's own set, then the database) and the effect; per batch one unordered
+    insert of the idempotency records, then one commit of the batch's offsets."""
+    window = Window(expect)
+    effects, processed = database["effects"], database["processed_events"]
+    consumer = await raw_group_consumer(bootstrap, topic, group)
+    deadline = time.perf_counter() + limit_s
+    steps = Steps()
+    try:
+        while window.done < expect and time.perf_counter() < deadline:
+            batches = await consumer.getmany(timeout_ms=BATCH_WAIT_MS, max_records=BATCH_RECORDS)
+            if not batches:
+                continue
+            if window.first == 0.0:
+                steps.restart()  # the group's join is not a step of the loop
+            window.start()
+            steps.lap("(poll) getmany, per batch")
+            keys: set[str] = set()
+            documents: list[Document] = []
+            for records in batches.values():
+                for record in records:
+                    headers = {name: value.decode() for name, value in record.headers}
+                    key = f"{group}|{headers['ce_source']}|{headers['ce_id']}"
+                    seen = key in keys or (
+                        await processed.find_one({"_id": key}, {"_id": 1}) is not None
+                    )
+                    steps.lap("find_one idempotency record")
+                    if seen:
+                        continue
+                    data = CompanyRegisteredV1.model_validate_json(record.value or b"")
+                    await effects.insert_one(effect_of(data, headers["ce_id"]))
+                    steps.lap("insert_one effect")
+                    keys.add(key)
+                    documents.append(
+                        {
+                            "_id": key,
+                            "group": group,
+                            "type": headers["ce_type"],
+                            "handled_at": datetime.now(UTC),
+                        }
+                    )
+            await record_batch(processed, documents)
+            steps.lap("insert_many idempotency, per batch")
+            for _ in documents:
+                window.end()
+            await consumer.commit(
+                {partition: records[-1].offset + 1 for partition, records in batches.items()}
+            )
+            steps.lap("commit offsets, per batch")
+    finally:
+        await consumer.stop()
+    RAW_BATCH_STEPS.merge(steps)
+    return window.rate(f"raw aiokafka getmany({BATCH_RECORDS}) + PyMongo, per batch")
+
+
+# Every raw round's steps, summed for the breakdowns printed at the end.
 RAW_STEPS = Steps()
+RAW_BATCH_STEPS = Steps()
 
 
 class Runner(Protocol):
@@ -431,10 +547,13 @@ async def bench_consumer(
     await raw_produce(bootstrap, records, pipelined=True, warm_up=False)
     print(
         f"\n(b) consumer: {events} CompanyRegistered records on {PARTITIONS} partitions, "
-        f"{rounds} alternating rounds"
+        f"{rounds} alternating rounds; batches of up to {BATCH_RECORDS} records "
+        f"(read wait {BATCH_WAIT_MS} ms) for the library and the batched raw loop"
     )
+    # The database names carry the side: letters only.
     sides: dict[str, tuple[Runner, list[Rate]]] = {
         "raw": (run_raw_consumer, []),
+        "rawbatch": (run_raw_batch_consumer, []),
         "faststream": (run_event_consumer, []),
     }
     databases: list[str] = []
@@ -454,10 +573,15 @@ async def bench_consumer(
             await client.drop_database(name)
         await delete_topics(bootstrap, [topic])
     raw = _total(sides["raw"][1])
+    batched = _total(sides["rawbatch"][1])
     fast = _total(sides["faststream"][1])
-    print_rates("Consumer against the raw loop (records/s, all rounds)", [raw, fast])
-    print_ratio("EventConsumer / raw aiokafka + PyMongo loop", fast, raw, 0.75)
-    print("  where the raw loop's time goes (wall clock per record, all rounds):")
+    print_rates("Consumer against the raw loops (records/s, all rounds)", [batched, raw, fast])
+    print_ratio("EventConsumer / raw batched loop (the same work)", fast, batched, 0.75)
+    print_ratio("EventConsumer / raw per-record loop (earlier reference)", fast, raw)
+    print_ratio("raw batched loop / raw per-record loop", batched, raw)
+    print("  where the raw batched loop's time goes (wall clock per record, all rounds):")
+    RAW_BATCH_STEPS.print(batched.count)
+    print("  where the raw per-record loop's time goes (wall clock per record, all rounds):")
     RAW_STEPS.print(raw.count)
 
 

@@ -119,7 +119,7 @@ async def consume(bootstrap: str, topic: str, partitions: int, expect: int, budg
         await consumer.stop()
 
 
-def _document(index: int) -> dict[str, Any]:
+def sample_document(index: int) -> dict[str, Any]:
     # String ids, as every collection of ours has: FerretDB v1 resolves `{_id: <string>}` in
     # SQLite, but not `{_id: <int>}` (it decodes every document for that).
     return {"_id": f"d-{index}", "payload": kib_json(index).decode()}
@@ -131,7 +131,7 @@ async def mongo_single(client: AsyncMongoClient[Any], db: str, count: int, budge
     deadline, inserted = Budget(budget), 0
     started = time.perf_counter()
     for index in range(count):
-        await collection.insert_one(_document(index))
+        await collection.insert_one(sample_document(index))
         inserted += 1
         if deadline.spent:
             break
@@ -146,7 +146,7 @@ async def mongo_bulk(
     deadline, inserted = Budget(budget), 0
     started = time.perf_counter()
     for start in range(0, count, batch):
-        documents = [_document(index) for index in range(start, min(start + batch, count))]
+        documents = [sample_document(index) for index in range(start, min(start + batch, count))]
         await collection.insert_many(documents, ordered=True)
         inserted += len(documents)
         if deadline.spent:
@@ -154,16 +154,21 @@ async def mongo_bulk(
     return Rate(f"mongo insert_many ({batch} a batch)", inserted, time.perf_counter() - started)
 
 
+async def fill_lookups(client: AsyncMongoClient[Any], db: str, size: int) -> Any:
+    """`size` versioned documents `d-0` ... in the collection the lookups and updates use."""
+    collection = client[db]["lookups"]
+    for start in range(0, size, BATCH):
+        batch = range(start, min(start + BATCH, size))
+        await collection.insert_many([{**sample_document(i), "version": 1} for i in batch])
+    return collection
+
+
 async def mongo_lookups(
     client: AsyncMongoClient[Any], db: str, size: int, rounds: int, budget: float
 ) -> list[Rate]:
     """`find_one` of the last of `size` documents, by `_id` alone and by `_id` + `version` (the
     shape of every version-guarded update and of the outbox's lease-guarded writes)."""
-    collection = client[db]["lookups"]
-    for start in range(0, size, BATCH):
-        await collection.insert_many(
-            [{**_document(index), "version": 1} for index in range(start, min(start + BATCH, size))]
-        )
+    collection = await fill_lookups(client, db, size)
     last = f"d-{size - 1}"
     rates = []
     for name, query in (

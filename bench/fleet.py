@@ -16,6 +16,26 @@ from support.endpoints import Endpoints
 from support.services import ServiceProcess, make_service
 
 
+def prepare_service(
+    name: str,
+    endpoints: Endpoints,
+    run: str,
+    log_dir: Path,
+    *,
+    replica: int = 0,
+    **overrides: str,
+) -> ServiceProcess:
+    """One process of a service as `start_service` starts it (environment, port, log file),
+    not started yet."""
+    overrides = {
+        "MONGODB_DATABASE": f"bench_{run}_{name}",
+        "CONSUMER_GROUP": f"bench-{run}-{name}",
+        **overrides,
+    }
+    process = make_service(name, endpoints, run, log_dir, **overrides)
+    return replace(process, log_path=log_dir / f"{name}-{replica}.log")
+
+
 def start_service(
     name: str,
     endpoints: Endpoints,
@@ -26,13 +46,7 @@ def start_service(
     **overrides: str,
 ) -> ServiceProcess:
     """One process of a service, on its own port; replicas share the database and the group."""
-    overrides = {
-        "MONGODB_DATABASE": f"bench_{run}_{name}",
-        "CONSUMER_GROUP": f"bench-{run}-{name}",
-        **overrides,
-    }
-    process = make_service(name, endpoints, run, log_dir, **overrides)
-    process = replace(process, log_path=log_dir / f"{name}-{replica}.log")
+    process = prepare_service(name, endpoints, run, log_dir, replica=replica, **overrides)
     process.start()
     return process
 
@@ -51,8 +65,34 @@ def stop_all(processes: Iterable[ServiceProcess]) -> None:
             print(f"  ({process.name}: {exc})")
 
 
+class Sampling:
+    """Calls `sample` every `interval` seconds between `start` and `stop`."""
+
+    interval: float
+    _task: asyncio.Task[None] | None
+
+    def sample(self) -> None:
+        raise NotImplementedError
+
+    async def _run(self) -> None:
+        while True:
+            self.sample()
+            await asyncio.sleep(self.interval)
+
+    def start(self) -> None:
+        self.sample()
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+
 @dataclass
-class MemoryWatch:
+class MemoryWatch(Sampling):
     """Samples the resident memory of each process every `interval` seconds."""
 
     processes: Sequence[ServiceProcess]
@@ -74,21 +114,6 @@ class MemoryWatch:
             key = self.label(process)
             self.last[key] = rss
             self.peak[key] = max(self.peak.get(key, 0.0), rss)
-
-    async def _run(self) -> None:
-        while True:
-            self.sample()
-            await asyncio.sleep(self.interval)
-
-    def start(self) -> None:
-        self.sample()
-        self._task = asyncio.create_task(self._run())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
 
     def print(self, limit_mib: float = 150.0) -> None:
         print(f"\nResident memory (VmRSS), sampled every {self.interval} s")
