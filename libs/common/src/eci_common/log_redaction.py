@@ -11,8 +11,10 @@ before rendering:
   parameters (`?token=***`), bearer tokens and JWTs, and e-mail addresses are masked.
 """
 
+import functools
 import re
 from collections.abc import Mapping
+from enum import Enum, auto
 from typing import Any, Final
 
 from structlog.typing import EventDict, WrappedLogger
@@ -61,12 +63,20 @@ def mask_email(value: str) -> str:
 
 
 def scrub_text(value: str) -> str:
-    """Masks credentials in URIs, secret query parameters, tokens and e-mails in free text."""
-    value = _URI_USERINFO.sub(lambda m: f"{m['scheme']}{MASK}@", value)
-    value = _SECRET_QUERY.sub(lambda m: f"{m['name']}{MASK}", value)
-    value = _BEARER.sub(lambda m: f"{m['scheme']} {MASK}", value)
-    value = _JWT.sub(MASK, value)
-    return mask_email(value)
+    """Masks credentials in URIs, secret query parameters, tokens and e-mails in free text.
+
+    Each pattern runs only on text holding the character it cannot match without (`@`, `=`,
+    `eyJ`, `bearer`): most values of a line (event names, ids, topics) hold none of them, and
+    this runs on every string of every line."""
+    if "@" in value:
+        value = _URI_USERINFO.sub(lambda m: f"{m['scheme']}{MASK}@", value)
+    if "=" in value:
+        value = _SECRET_QUERY.sub(lambda m: f"{m['name']}{MASK}", value)
+    if "bearer" in value.lower():
+        value = _BEARER.sub(lambda m: f"{m['scheme']} {MASK}", value)
+    if "eyJ" in value:
+        value = _JWT.sub(MASK, value)
+    return mask_email(value) if "@" in value else value
 
 
 def _mask_phone(value: Any) -> str:
@@ -80,16 +90,40 @@ def _mask_name(value: Any) -> str:
     return f"{text[0]}{MASK}" if text else MASK
 
 
-def _personal(key: str, value: Any, in_person: bool) -> str | None:
-    """The masked value when `key` names personal data, else None (a count of e-mails sent is
+class _Kind(Enum):
+    """What a key says of its value."""
+
+    SECRET = auto()
+    EMAIL = auto()
+    PHONE = auto()
+    NAME = auto()
+    OTHER = auto()
+
+
+@functools.lru_cache(maxsize=1024)
+def _kind(key: str) -> _Kind:
+    """A key's kind, worked out once per key: lines reuse a small set of keys."""
+    if _SECRET_KEY.search(key):
+        return _Kind.SECRET
+    if _EMAIL_KEY.search(key):
+        return _Kind.EMAIL
+    if _PHONE_KEY.search(key):
+        return _Kind.PHONE
+    if key in _NAME_KEYS:
+        return _Kind.NAME
+    return _Kind.OTHER
+
+
+def _personal(kind: _Kind, key: str, value: Any, in_person: bool) -> str | None:
+    """The masked value when the key names personal data, else None (a count of e-mails sent is
     not personal: only strings are masked by their key)."""
     if not isinstance(value, str):
         return None
-    if _EMAIL_KEY.search(key):
+    if kind is _Kind.EMAIL:
         return mask_email(value) if "@" in value else MASK
-    if _PHONE_KEY.search(key):
+    if kind is _Kind.PHONE:
         return _mask_phone(value)
-    if key in _NAME_KEYS or (in_person and key == "name"):
+    if kind is _Kind.NAME or (in_person and key == "name"):
         return _mask_name(value)
     return None
 
@@ -117,9 +151,10 @@ def _scrub_item(key: Any, value: Any, *, depth: int, in_person: bool) -> Any:
     name = _normalised(key)
     if value is None:
         return None
-    if _SECRET_KEY.search(name):
+    kind = _kind(name)
+    if kind is _Kind.SECRET:
         return MASK
-    masked = _personal(name, value, in_person)
+    masked = _personal(kind, name, value, in_person)
     if masked is not None:
         return masked
     return _scrub(value, depth=depth, in_person=in_person or name in _PERSON_CONTAINERS)
