@@ -20,6 +20,7 @@ from eci_common.outbox_sending import Acknowledgement, RecordSender, sender_for
 from eci_common.settings import KafkaSettings, OutboxSettings
 from support.endpoints import Endpoints
 from support.kafka_io import create_topic, headers_of, read_all
+from support.polling import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -232,3 +233,54 @@ async def test_events_appended_during_a_round_stay_for_the_next(
     assert len(versions) == EVENTS_EACH + 1
     assert versions[-1] == late[0]["id"]  # in the next round, after the first three
     assert await collection.count_documents({f"{OUTBOX}.0": {"$exists": True}}) == 0
+
+
+async def test_a_wake_naming_documents_publishes_them_and_the_poll_finds_the_rest(
+    endpoints: Endpoints, mongo: MongoClient, run_id: str
+) -> None:
+    topic = await create_topic(endpoints.kafka_bootstrap)
+    collection = mongo[f"t_{run_id}_hinted"]["aggregates"]
+    named, unnamed = await _fill(collection, topic, aggregates=2)
+    broker = create_broker(
+        KafkaSettings(kafka_bootstrap_servers=endpoints.kafka_bootstrap),
+        client_id="relay-hint-test",
+        graceful_timeout=5,
+    )
+    await broker.start()
+    try:
+        relay = OutboxRelay(
+            [collection], BrokerPublisher(broker), OutboxSettings(), DocumentLocks()
+        )
+        # A round on named ids claims those documents only, and an id that is not there (or
+        # has nothing pending) costs nothing.
+        assert await relay.drain_ids([named, "absent"]) == EVENTS_EACH
+        assert (await collection.find_one({"_id": named}))[OUTBOX] == []
+        assert len((await collection.find_one({"_id": unnamed}))[OUTBOX]) == EVENTS_EACH
+
+        # Running: its first round searches, so what was written before it started leaves;
+        # then a write it is told about leaves at once.
+        relay.start()
+
+        async def pending(doc_id: str) -> int:
+            document = await collection.find_one({"_id": doc_id})
+            assert document is not None
+            return len(document[OUTBOX])
+
+        async def unnamed_published() -> bool:
+            return await pending(unnamed) == 0
+
+        await eventually(unnamed_published, timeout=30, what="the search to publish the rest")
+        await collection.update_one(
+            {"_id": named}, {"$push": {OUTBOX: {"$each": _entries(named, 4, 1, topic)}}}
+        )
+        relay.wake(named)
+
+        async def named_published() -> bool:
+            return await pending(named) == 0
+
+        await eventually(named_published, timeout=30, what="the named document to be published")
+        await relay.stop(grace_s=5)
+    finally:
+        await broker.stop()
+    versions = await _versions_per_key(endpoints, topic, expect=2 * EVENTS_EACH + 1)
+    assert versions == {named: [1, 2, 3, 4], unnamed: [1, 2, 3]}

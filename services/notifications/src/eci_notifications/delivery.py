@@ -49,7 +49,7 @@ class Outlets:
     subscriptions: SubscriptionRepository
     mailer: Mailer
     webhooks: WebhookCaller
-    wake_outbox: Callable[[], None]
+    wake_outbox: Callable[..., None]  # rings the relay after a write, naming the ids
 
 
 async def deliver_due(*, outlets: Outlets, policy: DeliveryPolicy, now: datetime) -> int:
@@ -58,7 +58,7 @@ async def deliver_due(*, outlets: Outlets, policy: DeliveryPolicy, now: datetime
     for notification in due:
         await attempt(outlets=outlets, policy=policy, notification=notification, now=now)
     if due:
-        outlets.wake_outbox()
+        outlets.wake_outbox(*(notification.id for notification in due))
     return len(due)
 
 

@@ -29,7 +29,7 @@ log = get_logger(__name__)
 class Unit:
     projects: ProjectRepository
     directory: CompanyDirectory
-    wake_outbox: Callable[[], None]
+    wake_outbox: Callable[..., None]  # rings the relay after a write, naming the ids
     correlation_id: str | None
 
 
@@ -57,7 +57,7 @@ async def load(unit: Unit, project_id: str) -> Project:
 
 async def _save(unit: Unit, project: Project, before: int) -> None:
     await unit.projects.save(project, _stamp(project, unit.correlation_id), expected_version=before)
-    unit.wake_outbox()
+    unit.wake_outbox(project.id)
 
 
 async def propose(
@@ -78,7 +78,7 @@ async def propose(
         milestones=milestones,
     )
     await unit.projects.add(project, _stamp(project, unit.correlation_id))
-    unit.wake_outbox()
+    unit.wake_outbox(project.id)
     log.info("project_proposed", project_id=project.id, cluster_id=cluster_id)
     return project
 

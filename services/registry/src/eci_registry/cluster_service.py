@@ -27,7 +27,7 @@ async def create_cluster(
 ) -> Cluster:
     cluster = Cluster.create(code=code, name=name, theme=theme, description=description)
     await unit.clusters.add(cluster, stamp(cluster.pending, unit.correlation_id))
-    unit.wake_outbox()
+    unit.wake_outbox(cluster.id)
     log.info("cluster_created", cluster_id=cluster.id, code=code)
     return cluster
 
@@ -47,7 +47,7 @@ async def update_cluster(
     if cluster.update(name=name, theme=theme, description=description):
         events = stamp(cluster.pending, unit.correlation_id)
         await unit.clusters.save(cluster, events, expected_version=before)
-        unit.wake_outbox()
+        unit.wake_outbox(cluster.id)
     return cluster
 
 
@@ -59,7 +59,7 @@ async def close_cluster(unit: Unit, *, cluster_id: str, expected_version: int | 
     await unit.clusters.save(
         cluster, stamp(cluster.pending, unit.correlation_id), expected_version=before
     )
-    unit.wake_outbox()
+    unit.wake_outbox(cluster.id)
     return cluster
 
 
@@ -82,7 +82,7 @@ async def join_cluster(
         except StaleVersion:
             await backoff(attempt)
             continue
-        unit.wake_outbox()
+        unit.wake_outbox(cluster.id)
         return cluster, True
     raise StaleVersion(f"cluster {cluster_id} kept changing; try again")
 
@@ -99,6 +99,6 @@ async def leave_cluster(unit: Unit, *, cluster_id: str, company_id: str) -> Clus
         except StaleVersion:
             await backoff(attempt)
             continue
-        unit.wake_outbox()
+        unit.wake_outbox(cluster.id)
         return cluster
     raise StaleVersion(f"cluster {cluster_id} kept changing; try again")

@@ -32,7 +32,7 @@ class Unit:
 
     companies: CompanyRepository
     clusters: ClusterRepository
-    wake_outbox: Any  # Callable[[], None]: rings the relay after a write
+    wake_outbox: Any  # Callable[..., None]: rings the relay after a write, naming the ids
     correlation_id: str | None
 
 
@@ -62,7 +62,7 @@ async def load_company(unit: Unit, company_id: str) -> Company:
 async def register_company(unit: Unit, *, profile: Profile) -> Company:
     company = Company.register(profile)
     await unit.companies.add(company, stamp(company.pending, unit.correlation_id))
-    unit.wake_outbox()
+    unit.wake_outbox(company.id)
     log.info("company_registered", company_id=company.id)
     return company
 
@@ -78,7 +78,7 @@ async def update_company(
     if changed:
         events = stamp(company.pending, unit.correlation_id)
         await unit.companies.save(company, events, expected_version=before)
-        unit.wake_outbox()
+        unit.wake_outbox(company_id)
         log.info("company_updated", company_id=company_id, changed=changed)
     return company
 
@@ -94,7 +94,7 @@ async def deactivate_company(
     await unit.companies.save(
         company, stamp(company.pending, unit.correlation_id), expected_version=before
     )
-    unit.wake_outbox()
+    unit.wake_outbox(company_id)
     return company
 
 
@@ -109,7 +109,7 @@ async def reactivate_company(
     await unit.companies.save(
         company, stamp(company.pending, unit.correlation_id), expected_version=before
     )
-    unit.wake_outbox()
+    unit.wake_outbox(company_id)
     return company
 
 
@@ -129,9 +129,10 @@ async def erase_company(unit: Unit, *, company_id: str) -> Company:
             await backoff(attempt)
     else:
         raise StaleVersion(f"company {company_id} kept changing; try the erasure again")
-    for cluster in await unit.clusters.of_company(company_id):
-        await _leave_with_retry(unit, cluster.id, company_id)
-    unit.wake_outbox()
+    clusters = [cluster.id for cluster in await unit.clusters.of_company(company_id)]
+    for cluster_id in clusters:
+        await _leave_with_retry(unit, cluster_id, company_id)
+    unit.wake_outbox(company_id, *clusters)
     log.info("company_erased", company_id=company_id)
     return company
 
