@@ -14,9 +14,10 @@ Which documents a round claims: a writer that knows the aggregate it wrote rings
 the next round claims exactly those ids; a plain `wake()`, the poll, the first round and at least
 one round every `FULL_SEARCH_EVERY_S` search the collections for every document with pending
 events (what a crash, an outage or another relay's expired lease left behind). Claims and
-releases are one command per document, by `_id`, run concurrently: on FerretDB a filter on `_id`
-is the only one its backend evaluates, so a round costs in proportion to its documents, not to
-the collection; the search is the only command that reads the whole collection.
+releases are one command per document, by `_id`, run concurrently: FerretDB hands an equality on
+`_id` to its storage but evaluates `$in` and `$exists` itself on every document, so a round
+costs in proportion to its documents, not to the collection; the search is the only command
+that reads the whole collection.
 
 Every relay write to an aggregate (claim, release) holds that document's lock
 (`eci_common.locks`): FerretDB applies an update as a read then a whole-document replace, so an
