@@ -193,7 +193,7 @@ class OutboxRelay:
             self._search_wanted = False
             self._hinted.clear()
             self._searched_at = time.monotonic()
-            return await self.drain(), True
+            return await self._search(until_empty=False), True
         ids = list(self._hinted)
         self._hinted.clear()
         try:
@@ -203,14 +203,24 @@ class OutboxRelay:
             raise
 
     async def drain(self) -> int:
-        """Publishes every pending event once; returns how many were sent."""
+        """Publishes every pending event once, searching until nothing is left; returns how many
+        were sent."""
+        return await self._search(until_empty=True)
+
+    async def _search(self, *, until_empty: bool) -> int:
+        """Claims and publishes what the searches find, batch after batch. The relay's own
+        rounds stop after a search that found less than a batch, which was everything pending
+        when it ran: under a steady load every search finds the few documents written while the
+        last one ran, and searching again each time would make every event wait for a scan of
+        the collection, while the writers name those documents for the next round anyway."""
         sent = 0
+        limit = self._settings.outbox_batch_size
         async with self._draining:
             for collection in self._collections:
-                while documents := await self._claim_batch(
-                    collection, self._settings.outbox_batch_size
-                ):
+                while documents := await self._claim_batch(collection, limit):
                     sent += await self._publish(collection, documents)
+                    if not until_empty and len(documents) < limit:
+                        break
         return sent
 
     async def drain_ids(self, ids: Sequence[Any]) -> int:
