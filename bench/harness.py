@@ -316,16 +316,30 @@ async def drop_databases(uri: str, names: Sequence[str]) -> None:
 
 
 class Steps:
-    """Wall-clock time per named step, summed (waits included)."""
+    """Wall-clock time per named step, summed (waits included). Steps timed as spans (the
+    database commands) may overlap, the relay running several at once: a step's time is then the
+    union of its spans, and `busy` is the union of every span, so that what remains of a wall
+    clock is time when no command was in flight."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
         self.calls: dict[str, int] = {}
+        self.spans: dict[str, list[tuple[float, float]]] = {}
         self._last = time.perf_counter()
 
     def add(self, step: str, seconds: float) -> None:
         self.seconds[step] = self.seconds.get(step, 0.0) + seconds
         self.calls[step] = self.calls.get(step, 0) + 1
+
+    def span(self, step: str, started: float, ended: float) -> None:
+        """A timed call from `started` to `ended` (perf_counter), perhaps beside others."""
+        self.spans.setdefault(step, []).append((started, ended))
+        self.calls[step] = self.calls.get(step, 0) + 1
+        self.seconds[step] = _union(self.spans[step])
+
+    def busy(self) -> float:
+        """Seconds during which at least one span was in progress."""
+        return _union([span for spans in self.spans.values() for span in spans])
 
     def restart(self) -> None:
         self._last = time.perf_counter()
@@ -337,16 +351,38 @@ class Steps:
 
     def merge(self, other: "Steps") -> None:
         for step, seconds in other.seconds.items():
-            self.seconds[step] = self.seconds.get(step, 0.0) + seconds
+            if step in other.spans:
+                self.spans.setdefault(step, []).extend(other.spans[step])
+                self.seconds[step] = _union(self.spans[step])
+            else:
+                self.seconds[step] = self.seconds.get(step, 0.0) + seconds
             self.calls[step] = self.calls.get(step, 0) + other.calls[step]
 
     def print(self, count: int, unit: str = "record") -> None:
         total = sum(self.seconds.values()) or 1.0
         for step, seconds in sorted(self.seconds.items(), key=lambda item: -item[1]):
+            spans = self.spans.get(step, [])
+            each = (
+                sum(end - start for start, end in spans) / len(spans)
+                if spans
+                else seconds / self.calls[step]
+            )
+            overlap = " at once" if spans and _union(spans) < sum(e - s for s, e in spans) else ""
             print(
                 f"    {step:<36} {seconds / count * 1000:7.2f} ms/{unit}  {seconds / total:4.0%}"
-                f"  ({self.calls[step]} calls, {seconds / self.calls[step] * 1000:.2f} ms each)"
+                f"  ({self.calls[step]} calls{overlap}, {each * 1000:.2f} ms each)"
             )
+
+
+def _union(spans: Sequence[tuple[float, float]]) -> float:
+    """The length of the union of intervals."""
+    total, reach = 0.0, float("-inf")
+    for start, end in sorted(spans):
+        if end <= reach:
+            continue
+        total += end - max(start, reach)
+        reach = end
+    return total
 
 
 def filter_shape(query: Any) -> str:
@@ -377,7 +413,7 @@ class TimedCursor:
         try:
             return list(await self._cursor.to_list(length))
         finally:
-            self._steps.add(self._step, time.perf_counter() - started)
+            self._steps.span(self._step, started, time.perf_counter())
 
 
 class TimedCollection:
@@ -405,6 +441,6 @@ class TimedCollection:
             try:
                 return await attribute(*args, **kwargs)
             finally:
-                self._steps.add(step, time.perf_counter() - started)
+                self._steps.span(step, started, time.perf_counter())
 
         return timed

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from eci_common import outbox
 from eci_common.envelope import KafkaRecord, new_event
 from eci_common.events.registry import CompanyRegisteredV1
 from eci_common.kafka import BrokerPublisher, create_broker
@@ -23,6 +24,15 @@ from support.kafka_io import create_topic, headers_of, read_all
 from support.polling import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+
+
+@pytest.fixture(params=["per-document", "bulk"])
+def round_writes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test runs with claims and releases one command per document, then with one
+    `update_many` per round (the relay picks by the round's size; here every round is forced)."""
+    monkeypatch.setattr(outbox, "BULK_FROM", 1 if request.param == "bulk" else 10**9)
+    return str(request.param)
+
 
 AGGREGATES = 60
 EVENTS_EACH = 3
@@ -86,7 +96,7 @@ class Tracking:
 
 
 async def test_one_relay_publishes_many_aggregates_in_batches_in_order_once(
-    endpoints: Endpoints, mongo: MongoClient, run_id: str
+    endpoints: Endpoints, mongo: MongoClient, run_id: str, round_writes: str
 ) -> None:
     topic = await create_topic(endpoints.kafka_bootstrap)
     collection = mongo[f"t_{run_id}_batch"]["aggregates"]
@@ -122,7 +132,7 @@ async def test_one_relay_publishes_many_aggregates_in_batches_in_order_once(
 
 
 async def test_two_relays_competing_never_publish_one_document_both(
-    endpoints: Endpoints, mongo: MongoClient, run_id: str
+    endpoints: Endpoints, mongo: MongoClient, run_id: str, round_writes: str
 ) -> None:
     topic = await create_topic(endpoints.kafka_bootstrap)
     collection = mongo[f"t_{run_id}_batch"]["aggregates"]
@@ -177,7 +187,7 @@ class Failing:
 
 
 async def test_an_unacknowledged_event_stays_with_the_later_ones_of_its_document(
-    mongo: MongoClient, run_id: str
+    mongo: MongoClient, run_id: str, round_writes: str
 ) -> None:
     collection = mongo[f"t_{run_id}_batch"]["aggregates"]
     await _fill(collection, "unused", aggregates=4)
@@ -205,7 +215,7 @@ async def test_an_unacknowledged_event_stays_with_the_later_ones_of_its_document
 
 
 async def test_events_appended_during_a_round_stay_for_the_next(
-    mongo: MongoClient, run_id: str
+    mongo: MongoClient, run_id: str, round_writes: str
 ) -> None:
     collection = mongo[f"t_{run_id}_batch"]["aggregates"]
     await _fill(collection, "unused", aggregates=3)

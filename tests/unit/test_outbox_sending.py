@@ -3,8 +3,11 @@ acknowledged prefix of its records (no broker, no database)."""
 
 import asyncio
 
+import pytest
+
 from eci_common.envelope import KafkaRecord
 from eci_common.kafka import BrokerPublisher, create_broker
+from eci_common.outbox import _chunks
 from eci_common.outbox_sending import (
     Acknowledgement,
     AwaitingSender,
@@ -73,3 +76,16 @@ async def test_a_refused_record_stops_the_batch_there() -> None:
     assert sender.queued == ["a-1", "a-2", "b-1"]
     assert deliveries.confirmed() == [2, 1, 0]
     assert isinstance(deliveries.error(), ValueError)
+
+
+def test_releases_are_split_by_the_weight_of_their_entries() -> None:
+    entry = {"body": "x" * 90, "headers": {}}  # 92 bytes with "{}"
+    sent = [(f"d{i}", [entry]) for i in range(5)] + [("big", [entry] * 3), ("empty", [])]
+    chunks = [[doc_id for doc_id, _ in chunk] for chunk in _chunks(sent, 200)]
+    assert chunks == [["d0", "d1"], ["d2", "d3"], ["d4"], ["big", "empty"]]
+
+
+@pytest.mark.parametrize("count", [0, 1])
+def test_no_release_is_empty(count: int) -> None:
+    sent = [("d", [{"body": "x", "headers": {}}])] * count
+    assert [len(chunk) for chunk in _chunks(sent, 10)] == [1] * count

@@ -13,11 +13,12 @@ CloudEvents `source` + `id`.
 Which documents a round claims: a writer that knows the aggregate it wrote rings `wake(id)`, and
 the next round claims exactly those ids; a plain `wake()`, the poll, the first round and at least
 one round every `FULL_SEARCH_EVERY_S` search the collections for every document with pending
-events (what a crash, an outage or another relay's expired lease left behind). Claims and
-releases are one command per document, by `_id`, run concurrently: FerretDB hands an equality on
-`_id` to its storage but evaluates `$in` and `$exists` itself on every document, so a round
-costs in proportion to its documents, not to the collection; the search is the only command
-that reads the whole collection.
+events (what a crash, an outage or another relay's expired lease left behind). A small round
+claims and releases its documents with one command per document, by `_id`, run concurrently:
+FerretDB hands an equality on `_id` to its storage but evaluates `$in` and `$exists` itself on
+every document, so such a round costs in proportion to its documents, not to the collection. A
+round of `BULK_FROM` documents or more uses one conditional `update_many` to claim (then one
+read of what it got) and one to release, each reading the collection once.
 
 Every relay write to an aggregate (claim, release) holds that document's lock
 (`eci_common.locks`): FerretDB applies an update as a read then a whole-document replace, so an
@@ -30,7 +31,7 @@ import contextlib
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -55,6 +56,13 @@ IDLE_POLL_MAX_S = 5.0
 FULL_SEARCH_EVERY_S = 30.0
 # Claims and releases of one round in flight at once.
 CONCURRENT_WRITES = 16
+# From this many documents a round claims and releases them with one `update_many` each: on
+# FerretDB a filter on `$in` reads the whole collection once, which beats that many commands by
+# `_id` for a large round and loses to them for a small one (bench/README.md, section 2).
+BULK_FROM = 16
+# A bulk release pulls the acknowledged entries of many documents in one update; past this many
+# bytes of entries it is split, so that no command nears MongoDB's 16 MiB limit.
+RELEASE_MAX_BYTES = 4 * 1024 * 1024
 
 log = get_logger(__name__)
 
@@ -291,6 +299,16 @@ class OutboxRelay:
                 LEASE_OWNER: self._owner,
             }
         }
+        if len(ids) >= BULK_FROM:
+            # One conditional update, which MongoDB applies atomically per document: of two
+            # relays, one gets each. Then one read of what the lease now covers.
+            async with self._hold(collection, ids):
+                await collection.update_many({"_id": {"$in": list(ids)}, **claimable}, lease)
+            mine = await collection.find(
+                {"_id": {"$in": list(ids)}, LEASE_OWNER: self._owner}
+            ).to_list()
+            position = {doc_id: index for index, doc_id in enumerate(ids)}
+            return sorted(mine, key=lambda doc: position[doc["_id"]])
 
         async def claim(doc_id: Any) -> Document | None:
             # Conditional and atomic per document on MongoDB: of two relays, one gets it.
@@ -336,6 +354,9 @@ class OutboxRelay:
         """Pulls the acknowledged entries of each document and drops its lease, one update per
         document. Only documents still leased by this relay are touched: a lease that expired
         and passed to another relay is that relay's to drop."""
+        if len(sent) >= BULK_FROM:
+            await self._release_bulk(collection, sent)
+            return
         pulled = dict(sent)
 
         async def release(doc_id: Any) -> None:
@@ -347,6 +368,32 @@ class OutboxRelay:
             await collection.update_one({"_id": doc_id, LEASE_OWNER: self._owner}, update)
 
         await self._each(collection, list(pulled), release)
+
+    async def _release_bulk(
+        self, collection: Collection, sent: Sequence[tuple[Any, list[Document]]]
+    ) -> None:
+        """As `_release`, in as few updates as the size of the entries allows."""
+        for chunk in _chunks(sent, RELEASE_MAX_BYTES):
+            ids = [doc_id for doc_id, _ in chunk]
+            # Each entry (with its event id) is in one document only, so one list pulls every
+            # document's own entries.
+            pulled = [entry for _, entries in chunk for entry in entries]
+            update: Document = {"$unset": {LEASE_UNTIL: "", LEASE_OWNER: ""}}
+            if pulled:
+                update["$pullAll"] = {OUTBOX: pulled}
+            async with self._hold(collection, ids):
+                await collection.update_many(
+                    {"_id": {"$in": ids}, LEASE_OWNER: self._owner}, update
+                )
+
+    @contextlib.asynccontextmanager
+    async def _hold(self, collection: Collection, ids: Sequence[Any]) -> AsyncIterator[None]:
+        """The locks of several documents, taken in one global order: two relays of a process
+        never wait on each other in a cycle, and a service writer holds one lock at a time."""
+        async with contextlib.AsyncExitStack() as stack:
+            for doc_id in sorted(ids, key=repr):
+                await stack.enter_async_context(self._locks.hold(collection.name, doc_id))
+            yield
 
     async def _each(
         self,
@@ -374,3 +421,19 @@ class OutboxRelay:
         if self._metrics is not None:
             for topic, count in Counter(entry["topic"] for entry in published).items():
                 self._metrics.published.labels(self._metrics.service, topic).inc(count)
+
+
+def _chunks(
+    sent: Sequence[tuple[Any, list[Document]]], max_bytes: int
+) -> Iterable[Sequence[tuple[Any, list[Document]]]]:
+    """Consecutive runs of documents whose entries weigh at most `max_bytes` together (a run
+    has at least one document, however large)."""
+    start, weight = 0, 0
+    for index, (_, entries) in enumerate(sent):
+        size = sum(len(entry["body"]) + len(str(entry["headers"])) for entry in entries)
+        if size and index > start and weight + size > max_bytes:
+            yield sent[start:index]
+            start, weight = index, 0
+        weight += size
+    if start < len(sent):
+        yield sent[start:]
