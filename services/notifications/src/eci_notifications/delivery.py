@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from eci_common import clock
 from eci_common.envelope import Event, new_event
 from eci_common.events.base import EventPayload
 from eci_common.events.notifications import NotificationDeliveredV1, NotificationFailedV1
@@ -83,8 +84,11 @@ async def attempt(
         delay = retry_delay(
             attempts, initial_s=policy.backoff_initial_s, max_s=policy.backoff_max_s
         )
+        # The wait runs from the failure, not from the start of the pass: a slow endpoint (or a
+        # long pass) must not eat the backoff and bring the retry at once.
+        failed_at = max(now, clock.now())
         retry = replace(
-            notification, reason=exc.reason, attempts=attempts, next_attempt_at=now + delay
+            notification, reason=exc.reason, attempts=attempts, next_attempt_at=failed_at + delay
         )
         log.info(
             "delivery_retry",
