@@ -11,12 +11,12 @@ from eci_common.dead_letters import read_dead_letters, replay, select
 from eci_common.envelope import Event, KafkaRecord, new_event, to_record
 from eci_common.events.registry import CompanyRegisteredV1
 from eci_common.idempotency import ProcessedEvents
-from eci_common.kafka import BrokerPublisher, create_broker
+from eci_common.kafka import BrokerPublisher
 from eci_common.metrics import Metrics
 from eci_common.mongo import MongoClient
-from eci_common.settings import ConsumerSettings, KafkaSettings
+from eci_common.settings import ConsumerSettings
 from support.endpoints import Endpoints
-from support.kafka_io import create_topic, produce
+from support.kafka_io import broker_for, create_topic, produce
 from support.polling import eventually
 
 pytestmark = [pytest.mark.fault, pytest.mark.timeout(180)]
@@ -48,11 +48,7 @@ async def test_poison_is_dead_lettered_others_flow_and_replay_applies_it_once(
     bug = {"present": True}
     metrics = Metrics("test")
 
-    broker = create_broker(
-        KafkaSettings(kafka_bootstrap_servers=endpoints.kafka_bootstrap),
-        client_id="poison",
-        graceful_timeout=5,
-    )
+    broker = broker_for(endpoints.kafka_bootstrap, "poison")
     consumer = EventConsumer(
         group=f"t-{run_id}",
         processed=ProcessedEvents(mongo[f"t_{run_id}_poison"]["processed_events"]),

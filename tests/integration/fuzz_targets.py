@@ -29,6 +29,8 @@ from eci_registry.settings import Settings as RegistrySettings
 from support.auth import staff
 from support.endpoints import Endpoints
 
+from .conftest import known_company
+
 SERVICES = ("registry", "projects", "notifications")
 CLUSTER = "cluster-1"  # the cluster of projects' read model
 
@@ -152,18 +154,9 @@ async def _preseed_projects(database: Database) -> None:
         ("outsider", "active", False),
         ("paused", "deactivated", True),
     ):
-        fields = {
-            "legal_name": company_id.title(),
-            "country": "FR",
-            "region": "Jura",
-            "roles": ["assembler"],
-            "capabilities": ["assembly"],
-            "registered_at": datetime(2024, 5, 30, tzinfo=UTC),
-            "status": status,
-        }
-        await directory.apply(company_id, 1, fields)
-        if member:
-            await directory.apply_membership(CLUSTER, company_id, 1, "member")
+        await known_company(
+            directory, company_id, status=status, cluster=CLUSTER if member else None
+        )
 
 
 def _seed_projects(schema: schemathesis.BaseSchema) -> Seeded:

@@ -13,11 +13,11 @@ from eci_common.consumer import EventConsumer, ReceivedRecord
 from eci_common.envelope import Event, KafkaRecord, read_metadata
 from eci_common.events.registry import CompanyRegisteredV1
 from eci_common.idempotency import ProcessedEvents
-from eci_common.kafka import BrokerPublisher, create_broker
+from eci_common.kafka import BrokerPublisher
 from eci_common.mongo import MongoClient
-from eci_common.settings import ConsumerSettings, KafkaSettings
+from eci_common.settings import ConsumerSettings
 from support.endpoints import Endpoints
-from support.kafka_io import company_records, create_topic, produce_many
+from support.kafka_io import broker_for, company_records, create_topic, produce_many
 from support.polling import eventually
 
 pytestmark = pytest.mark.integration
@@ -54,11 +54,7 @@ async def test_a_stream_with_duplicates_is_handled_once_per_event_in_batches(
     database = mongo[f"t_{run_id}_batches"]
     effects = database["effects"]
     group = f"t-{run_id}"
-    broker = create_broker(
-        KafkaSettings(kafka_bootstrap_servers=endpoints.kafka_bootstrap),
-        client_id="batch-test",
-        graceful_timeout=5,
-    )
+    broker = broker_for(endpoints.kafka_bootstrap, "batch-test")
     consumer = EventConsumer(
         group=group,
         processed=ProcessedEvents(database["processed_events"]),

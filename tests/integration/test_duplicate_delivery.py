@@ -8,10 +8,10 @@ from eci_common.consumer import EventConsumer
 from eci_common.envelope import new_event, to_record
 from eci_common.events.registry import CompanyRegisteredV1
 from eci_common.idempotency import ProcessedEvents
-from eci_common.kafka import BrokerPublisher, create_broker
+from eci_common.kafka import BrokerPublisher
 from eci_common.locks import DocumentLocks
 from eci_common.mongo import MongoClient
-from eci_common.settings import ConsumerSettings, KafkaSettings
+from eci_common.settings import ConsumerSettings
 from eci_notifications.contacts import MongoContactBook
 from eci_notifications.digest import DigestLog
 from eci_notifications.directory import Directory
@@ -21,7 +21,7 @@ from eci_notifications.service import Notifier
 from eci_notifications.subscriptions import MongoSubscriptionRepository
 from eci_notifications.templates import Renderer
 from support.endpoints import Endpoints
-from support.kafka_io import create_topic, produce
+from support.kafka_io import broker_for, create_topic, produce
 from support.polling import eventually
 
 pytestmark = pytest.mark.integration
@@ -45,11 +45,7 @@ async def test_redelivered_event_notifies_staff_once(
     )
     processed = database["processed_events"]
 
-    broker = create_broker(
-        KafkaSettings(kafka_bootstrap_servers=endpoints.kafka_bootstrap),
-        client_id="dup-test",
-        graceful_timeout=5,
-    )
+    broker = broker_for(endpoints.kafka_bootstrap, "dup-test")
     consumer = EventConsumer(
         group=f"t-{run_id}",
         processed=ProcessedEvents(processed),

@@ -13,14 +13,14 @@ import pytest
 from eci_common import outbox
 from eci_common.envelope import KafkaRecord, new_event
 from eci_common.events.registry import CompanyRegisteredV1
-from eci_common.kafka import BrokerPublisher, create_broker
+from eci_common.kafka import BrokerPublisher
 from eci_common.locks import DocumentLocks
 from eci_common.mongo import Collection, MongoClient
 from eci_common.outbox import LEASE_OWNER, OUTBOX, OutboxRelay, outbox_entries
 from eci_common.outbox_sending import Acknowledgement, RecordSender, sender_for
-from eci_common.settings import KafkaSettings, OutboxSettings
+from eci_common.settings import OutboxSettings
 from support.endpoints import Endpoints
-from support.kafka_io import create_topic, headers_of, read_all
+from support.kafka_io import broker_for, create_topic, headers_of, read_all
 from support.polling import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
@@ -103,11 +103,7 @@ async def test_one_relay_publishes_many_aggregates_in_batches_in_order_once(
     names = await _fill(collection, topic)
     # Old documents before and between, as a service's collection has them.
     await collection.insert_many([{"_id": f"old-{i}", OUTBOX: []} for i in range(40)])
-    broker = create_broker(
-        KafkaSettings(kafka_bootstrap_servers=endpoints.kafka_bootstrap),
-        client_id="relay-batch-test",
-        graceful_timeout=5,
-    )
+    broker = broker_for(endpoints.kafka_bootstrap, "relay-batch-test")
     await broker.start()
     try:
         relay = OutboxRelay(
@@ -137,11 +133,7 @@ async def test_two_relays_competing_never_publish_one_document_both(
     topic = await create_topic(endpoints.kafka_bootstrap)
     collection = mongo[f"t_{run_id}_batch"]["aggregates"]
     names = await _fill(collection, topic)
-    broker = create_broker(
-        KafkaSettings(kafka_bootstrap_servers=endpoints.kafka_bootstrap),
-        client_id="relay-compete-test",
-        graceful_timeout=5,
-    )
+    broker = broker_for(endpoints.kafka_bootstrap, "relay-compete-test")
     await broker.start()
     # One process's relays share its locks, as a service's writers and relay do. (Against
     # FerretDB, relays of different processes are not safe whatever the filter: it does not
@@ -251,15 +243,15 @@ async def test_a_wake_naming_documents_publishes_them_and_the_poll_finds_the_res
     topic = await create_topic(endpoints.kafka_bootstrap)
     collection = mongo[f"t_{run_id}_hinted"]["aggregates"]
     named, unnamed = await _fill(collection, topic, aggregates=2)
-    broker = create_broker(
-        KafkaSettings(kafka_bootstrap_servers=endpoints.kafka_bootstrap),
-        client_id="relay-hint-test",
-        graceful_timeout=5,
-    )
+    broker = broker_for(endpoints.kafka_bootstrap, "relay-hint-test")
     await broker.start()
     try:
+        # A poll an hour away: after its first round, only a wake can make the relay publish.
         relay = OutboxRelay(
-            [collection], BrokerPublisher(broker), OutboxSettings(), DocumentLocks()
+            [collection],
+            BrokerPublisher(broker),
+            OutboxSettings(outbox_poll_interval_s=3600),
+            DocumentLocks(),
         )
         # A round on named ids claims those documents only, and an id that is not there (or
         # has nothing pending) costs nothing.

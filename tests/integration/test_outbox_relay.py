@@ -7,13 +7,13 @@ import pytest
 
 from eci_common.envelope import new_event
 from eci_common.events.registry import CompanyRegisteredV1
-from eci_common.kafka import BrokerPublisher, create_broker
+from eci_common.kafka import BrokerPublisher
 from eci_common.locks import DocumentLocks
 from eci_common.mongo import MongoClient
 from eci_common.outbox import OUTBOX, OutboxRelay, outbox_entries
-from eci_common.settings import KafkaSettings, OutboxSettings
+from eci_common.settings import OutboxSettings
 from support.endpoints import Endpoints
-from support.kafka_io import create_topic, headers_of, read_all
+from support.kafka_io import broker_for, create_topic, headers_of, read_all
 
 pytestmark = pytest.mark.integration
 
@@ -46,11 +46,7 @@ async def test_relay_publishes_each_aggregates_events_in_order_then_empties_its_
     for aggregate in ("a", "b", "c"):
         await collection.insert_one({"_id": aggregate, OUTBOX: _events(aggregate, 4, topic)})
 
-    broker = create_broker(
-        KafkaSettings(kafka_bootstrap_servers=endpoints.kafka_bootstrap),
-        client_id="relay-test",
-        graceful_timeout=5,
-    )
+    broker = broker_for(endpoints.kafka_bootstrap, "relay-test")
     await broker.start()
     try:
         relay = OutboxRelay(

@@ -6,9 +6,19 @@ from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from faststream.kafka import KafkaBroker
 
 from eci_common.envelope import KafkaRecord, new_event, to_record
 from eci_common.events.registry import CompanyRegisteredV1
+from eci_common.kafka import create_broker
+from eci_common.settings import KafkaSettings
+
+
+def broker_for(bootstrap: str, client_id: str) -> KafkaBroker:
+    """A FastStream broker as the services create theirs, for a test's relay or consumer."""
+    return create_broker(
+        KafkaSettings(kafka_bootstrap_servers=bootstrap), client_id=client_id, graceful_timeout=5
+    )
 
 
 async def create_topic(bootstrap: str, partitions: int = 3) -> str:
