@@ -18,7 +18,9 @@ Outcomes of one record:
 - permanent error (larger than `consumer_max_record_bytes`, missing or invalid CloudEvents
   headers, unknown type or version, a known type on a topic that is not its own, a body that is
   not the type's JSON, `PermanentError` from a handler): dead-letter with the reason, then commit;
-- infrastructure unreachable (database, broker): retry with capped backoff, without limit;
+- infrastructure unreachable (`is_transient`: the broker, or any layer of the database, FerretDB's
+  PostgreSQL included, classified by error class, code, label and backend SQLSTATE): retried
+  with capped exponential backoff (tenacity), without limit and without committing;
 - any other exception: retried up to `consumer_max_attempts`, then dead-lettered.
 
 No record is read by FastStream's own parser and decoder: they fail on a header that is not UTF-8
@@ -37,6 +39,7 @@ from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 import structlog
+import tenacity
 from aiokafka import ConsumerRecord
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from faststream import AckPolicy
@@ -61,17 +64,22 @@ from eci_common.idempotency import IdempotencyRecord
 from eci_common.kafka import RecordPublisher
 from eci_common.logging import get_logger
 from eci_common.metrics import Metrics
-from eci_common.mongo import TRANSIENT_MONGO_ERRORS
+from eci_common.mongo import is_database_unavailable
 from eci_common.settings import ConsumerSettings
 
 P = TypeVar("P", bound=EventPayload)
 Handler = Callable[[Event[P]], Awaitable[None]]
 
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    TransientError,
-    KafkaError,
-    *TRANSIENT_MONGO_ERRORS,
-)
+
+def is_transient(exc: BaseException) -> bool:
+    """The world is briefly wrong (broker or database unreachable): retry without limit."""
+    return isinstance(exc, TransientError | KafkaError) or is_database_unavailable(exc)
+
+
+def _retryable(exc: BaseException) -> bool:
+    # Never a cancellation (BaseException): the process is stopping.
+    return isinstance(exc, Exception) and not isinstance(exc, PermanentError)
+
 
 log = get_logger(__name__)
 
@@ -312,45 +320,68 @@ class EventConsumer:
         if batch.has(meta) or await self._retrying(lambda: self._processed.seen(self.group, meta)):
             log.info("event_duplicate_skipped", topic=record.topic, offset=record.offset)
             return "duplicate", meta.type
-        attempts = 0
-        while True:
-            attempts += 1
-            try:
-                await route(meta, record.body)
-                break
-            except PermanentError as exc:
-                await self._dead_letter(record, exc, attempts=attempts)
-                return "dead_lettered", meta.type
-            except TRANSIENT_ERRORS as exc:
-                await self._backoff(exc, attempts)
-            except Exception as exc:  # noqa: BLE001 - counted, then dead-lettered
-                if attempts >= self._settings.consumer_max_attempts:
-                    await self._dead_letter(record, exc, attempts=attempts)
-                    return "dead_lettered", meta.type
-                await self._backoff(exc, attempts)
+        handling = self._retry_policy(
+            retry=tenacity.retry_if_exception(_retryable), stop=self._handler_stop
+        )
+        try:
+            async for attempt in handling:
+                with attempt:
+                    await route(meta, record.body)
+        except Exception as exc:  # noqa: BLE001 - permanent, or out of attempts: dead-lettered
+            await self._dead_letter(record, exc, attempts=handling.statistics["attempt_number"])
+            return "dead_lettered", meta.type
+        attempts = handling.statistics["attempt_number"]
         batch.add(meta)
         log.info("event_handled", topic=record.topic, offset=record.offset, attempts=attempts)
         return "handled", meta.type
 
     async def _retrying(self, operation: Callable[[], Awaitable[Any]]) -> Any:
-        attempts = 0
-        while True:
-            attempts += 1
-            try:
-                return await operation()
-            except TRANSIENT_ERRORS as exc:
-                await self._backoff(exc, attempts)
-
-    async def _backoff(self, exc: BaseException, attempts: int) -> None:
-        delay = min(
-            self._settings.consumer_backoff_initial_s * 2 ** (attempts - 1),
-            self._settings.consumer_backoff_max_s,
+        """Runs `operation` until it succeeds; only transient errors are retried, forever."""
+        retrying = self._retry_policy(
+            retry=tenacity.retry_if_exception(is_transient), stop=tenacity.stop_never
         )
-        log.warning("event_retry", error=repr(exc), attempts=attempts, retry_in_s=delay)
+        async for attempt in retrying:
+            with attempt:
+                return await operation()
+        raise AssertionError("unreachable: tenacity stops only by raising")  # pragma: no cover
+
+    def _retry_policy(
+        self, *, retry: tenacity.retry_base, stop: tenacity.stop.StopBaseT
+    ) -> tenacity.AsyncRetrying:
+        return tenacity.AsyncRetrying(
+            retry=retry,
+            stop=stop,
+            wait=tenacity.wait_exponential(
+                multiplier=self._settings.consumer_backoff_initial_s,
+                max=self._settings.consumer_backoff_max_s,
+            ),
+            before_sleep=self._before_sleep,
+            sleep=asyncio.sleep,
+            reraise=True,
+        )
+
+    def _handler_stop(self, state: tenacity.RetryCallState) -> bool:
+        """A transient failure never stops the retries; any other stops them after
+        `consumer_max_attempts` attempts."""
+        failure = state.outcome.exception() if state.outcome is not None else None
+        if failure is not None and is_transient(failure):
+            return False
+        return state.attempt_number >= self._settings.consumer_max_attempts
+
+    def _before_sleep(self, state: tenacity.RetryCallState) -> None:
+        failure = state.outcome.exception() if state.outcome is not None else None
+        transient = failure is not None and is_transient(failure)
+        log.warning(
+            "event_retry",
+            # The class only: a database's message names hosts and may quote the request.
+            error_type=type(failure).__name__,
+            transient=transient,
+            attempts=state.attempt_number,
+            retry_in_s=round(state.upcoming_sleep, 3),
+        )
         if self._metrics is not None:
-            kind = "transient" if isinstance(exc, TRANSIENT_ERRORS) else "error"
+            kind = "transient" if transient else "error"
             self._metrics.retried.labels(self._metrics.service, self.group, kind).inc()
-        await asyncio.sleep(delay)
 
     async def _dead_letter(self, record: ReceivedRecord, exc: BaseException, attempts: int) -> None:
         headers = {
