@@ -1,7 +1,8 @@
 """Prometheus metrics of one service process, served at `/metrics`.
 
 One registry per process (not the library's global one), so that tests can run several apps in
-one interpreter. Consumer lag is read from the Kafka consumers when Prometheus scrapes.
+one interpreter. Gauges (outbox backlog, consumer lag) are set by the service's background
+observation (`eci_common.health`), so a scrape reads memory only and queries nothing.
 """
 
 from typing import Protocol
@@ -44,7 +45,7 @@ class Metrics:
         )
         self.outbox_backlog = Gauge(
             "eci_outbox_backlog",
-            "Events written to outboxes and not yet published.",
+            "Events written to outboxes and not yet published (-1: database unreachable).",
             ["service"],
             registry=self.registry,
         )
@@ -61,17 +62,14 @@ class Observed(Protocol):
 
     metrics: Metrics
 
-    async def refresh_metrics(self) -> None: ...
-
 
 def metrics_router() -> APIRouter:
-    """`GET /metrics` in Prometheus text format; gauges are refreshed at each scrape."""
+    """`GET /metrics` in Prometheus text format: the registry as it stands, no query."""
     router = APIRouter(tags=["operations"])
 
     @router.get("/metrics", include_in_schema=False)
     async def scrape(request: Request) -> Response:
         runtime: Observed = request.app.state.runtime
-        await runtime.refresh_metrics()
         return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return router

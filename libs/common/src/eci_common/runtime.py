@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from eci_common.consumer import EventConsumer
+from eci_common.health import HealthMonitor
 from eci_common.idempotency import COLLECTION as PROCESSED_COLLECTION
 from eci_common.idempotency import ProcessedEvents
 from eci_common.kafka import BrokerPublisher, create_broker
@@ -43,6 +44,14 @@ class ServiceRuntime:
         self.metrics = Metrics(service)
         self._consumers: list[EventConsumer] = []
         self._outbox_collections: list[Collection] = []
+        # Readiness and gauges, observed in the background: `/health/ready` and `/metrics`
+        # read the last observation and never query anything themselves.
+        self.health = HealthMonitor(interval_s=settings.health_refresh_s)
+        self.health.probe("mongodb", lambda: ping(self.db))
+        self.health.probe("kafka", lambda: self.broker.ping(timeout=2))
+        self.health.measure("outbox_backlog", self._measure_backlog)
+        self.health.measure("consumer_lag", self._measure_lag)
+        self._backlog: int | None = None
 
     def consumer(self, *topics: str) -> EventConsumer:
         """The service's consumer group on these topics; register handlers before `start`."""
@@ -73,10 +82,13 @@ class ServiceRuntime:
         await self._until_ready("kafka", self.broker.start)
         if self.relay is not None:
             self.relay.start()
+        await self.health.observe()
+        self.health.start()
         log.info("service_started", database=self.settings.mongodb_database)
 
     async def stop(self) -> None:
         timeout = self.settings.shutdown_timeout_s
+        await self.health.stop()
         if self.relay is not None:
             await self.relay.stop(timeout / 2)
         await self.broker.stop()
@@ -84,26 +96,24 @@ class ServiceRuntime:
         log.info("service_stopped")
 
     async def readiness(self) -> dict[str, Any]:
-        checks: dict[str, Any] = {}
-        try:
-            await asyncio.wait_for(ping(self.db), 2)
-            checks["mongodb"] = {"ok": True}
-        except Exception as exc:  # noqa: BLE001 - reported, not raised
-            checks["mongodb"] = {"ok": False, "error": repr(exc)}
-        kafka_ok = await self.broker.ping(timeout=2)
-        checks["kafka"] = {"ok": kafka_ok}
-        if self.relay is not None and checks["mongodb"]["ok"]:
-            checks["outbox"] = {"ok": True, "backlog": await self.relay.backlog()}
+        """The last background observation (no I/O): each dependency `ok` or `unreachable`,
+        and the outbox backlog while the database answers."""
+        checks: dict[str, Any] = self.health.checks()
+        if self.relay is not None and self.health.ok("mongodb") and self._backlog is not None:
+            checks["outbox"] = {"ok": True, "backlog": self._backlog}
         return checks
 
-    async def refresh_metrics(self) -> None:
-        """Gauges read at scrape time: outbox backlog and consumer lag."""
-        if self.relay is not None:
-            try:
-                backlog = await asyncio.wait_for(self.relay.backlog(), 2)
-            except Exception:  # noqa: BLE001 - a scrape must answer even when the db does not
-                backlog = -1
-            self.metrics.outbox_backlog.labels(self.service).set(backlog)
+    async def _measure_backlog(self) -> None:
+        if self.relay is None:
+            return
+        if not self.health.ok("mongodb"):
+            self._backlog = None
+            self.metrics.outbox_backlog.labels(self.service).set(-1)
+            return
+        self._backlog = await self.relay.backlog()
+        self.metrics.outbox_backlog.labels(self.service).set(self._backlog)
+
+    async def _measure_lag(self) -> None:
         for consumer in self._consumers:
             for subscriber in consumer.subscribers:
                 kafka = getattr(subscriber, "consumer", None)

@@ -125,6 +125,9 @@ class HttpSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int
     shutdown_timeout_s: float = Field(10.0, gt=0)
+    # How often the service observes its database, broker, outbox backlog and consumer lag for
+    # `/health/ready` and `/metrics`, which serve the last observation.
+    health_refresh_s: float = Field(5.0, gt=0)
 
 
 class ServiceSettings(
