@@ -27,20 +27,28 @@ async def apply_versioned(
     """Stores `fields` unless the document already reflects `version` or a later one.
 
     Under the document's lock: FerretDB runs an update as query-then-replace, so two writers of
-    one document must not overlap. A first insert relies on the unique `_id`.
+    one document must not overlap. A first insert relies on the unique `_id`; the update keeps
+    the version it read in its filter. A write that loses a race with another process (the
+    insert meets a duplicate key, the update matches nothing) reads again and compares again,
+    so the newer event wins.
     """
     async with locks.hold(collection.name, key):
-        current = await collection.find_one({"_id": key}, {"version": 1})
-        if current is None:
-            try:
-                await collection.insert_one({"_id": key, "version": version, **fields})
-            except DuplicateKeyError:
-                return False  # a concurrent first write of the same aggregate won
-            return True
-        if current["version"] >= version:
-            return False
-        await collection.update_one({"_id": key}, {"$set": {"version": version, **fields}})
-        return True
+        while True:
+            current = await collection.find_one({"_id": key}, {"version": 1})
+            if current is None:
+                try:
+                    await collection.insert_one({"_id": key, "version": version, **fields})
+                except DuplicateKeyError:
+                    continue  # a concurrent first write: compare with it
+                return True
+            if current["version"] >= version:
+                return False
+            result = await collection.update_one(
+                {"_id": key, "version": current["version"]},
+                {"$set": {"version": version, **fields}},
+            )
+            if result.matched_count == 1:
+                return True
 
 
 class Directory:

@@ -51,23 +51,28 @@ async def _guarded_upsert(
 
     Read first, then insert or update by id: on FerretDB v1 an upsert or an update whose filter
     is more than an `_id` equality scans the whole collection, while a lookup and an insert by
-    id use its index. Only the service's single consumer task writes the read model, and the
-    update keeps the version it read in its filter, so MongoDB stays guarded as well.
+    id use its index. The update keeps the version it read in its filter; when another writer
+    got there in between (the insert meets a duplicate key, the update matches nothing), the
+    document is read again and the comparison made again, so a newer event always ends up
+    applied and an older one never is.
     """
-    stored = await collection.find_one({"_id": key}, {"version": 1})
-    if stored is None:
-        try:
-            await collection.insert_one({"_id": key, **fields, "version": version})
-        except DuplicateKeyError:
-            return await _guarded_upsert(collection, key, version, fields, unset)
-        return True
-    if stored["version"] >= version:
-        return False  # a redelivery or a replay: the model never moves backwards
-    update: Document = {"$set": {**fields, "version": version}}
-    if unset:
-        update["$unset"] = dict.fromkeys(unset, "")
-    result = await collection.update_one({"_id": key, "version": stored["version"]}, update)
-    return result.modified_count == 1
+    while True:
+        stored = await collection.find_one({"_id": key}, {"version": 1})
+        if stored is None:
+            try:
+                await collection.insert_one({"_id": key, **fields, "version": version})
+            except DuplicateKeyError:
+                continue  # inserted meanwhile: compare with what is there now
+            return True
+        if stored["version"] >= version:
+            return False  # a redelivery, a replay or a newer event: never move backwards
+        update: Document = {"$set": {**fields, "version": version}}
+        if unset:
+            update["$unset"] = dict.fromkeys(unset, "")
+        result = await collection.update_one({"_id": key, "version": stored["version"]}, update)
+        if result.matched_count == 1:
+            return True
+        # Lost a race with another write: read again.
 
 
 class MongoCompanyDirectory:
