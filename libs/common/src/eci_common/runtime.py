@@ -12,7 +12,7 @@ from typing import Any
 from eci_common.consumer import EventConsumer
 from eci_common.health import HealthMonitor
 from eci_common.idempotency import COLLECTION as PROCESSED_COLLECTION
-from eci_common.idempotency import ProcessedEvents
+from eci_common.idempotency import ProcessedEvents, Retention
 from eci_common.kafka import BrokerPublisher, create_broker
 from eci_common.locks import DocumentLocks
 from eci_common.logging import get_logger
@@ -52,6 +52,11 @@ class ServiceRuntime:
         self.health.measure("outbox_backlog", self._measure_backlog)
         self.health.measure("consumer_lag", self._measure_lag)
         self._backlog: int | None = None
+        self.retention = Retention(
+            self.processed,
+            retention_s=settings.consumer_processed_retention_s,
+            interval_s=settings.consumer_processed_prune_interval_s,
+        )
 
     def consumer(self, *topics: str) -> EventConsumer:
         """The service's consumer group on these topics; register handlers before `start`."""
@@ -79,6 +84,11 @@ class ServiceRuntime:
         await self._until_ready("mongodb", lambda: ping(self.db))
         for collection in self._outbox_collections:
             await ensure_outbox_indexes(collection)
+        if self._consumers and (
+            await self.processed.ensure_expiry(self.settings.consumer_processed_retention_s)
+            == "service"
+        ):
+            self.retention.start()  # no TTL index on this database (FerretDB)
         await self._until_ready("kafka", self.broker.start)
         if self.relay is not None:
             self.relay.start()
@@ -89,6 +99,7 @@ class ServiceRuntime:
     async def stop(self) -> None:
         timeout = self.settings.shutdown_timeout_s
         await self.health.stop()
+        await self.retention.stop()
         if self.relay is not None:
             await self.relay.stop(timeout / 2)
         await self.broker.stop()

@@ -102,6 +102,13 @@ class ConsumerSettings(BaseSettings):
     # How long a read waits for a first record; an empty read then pauses as long again, so an
     # idle consumer adds up to twice this to the latency of the next record.
     consumer_batch_wait_ms: int = Field(10, ge=1, le=5_000)
+    # How long a group remembers a handled event (`processed_events`): longer than anything that
+    # redelivers one (relay republications, redelivered batches, dead letters replayed within
+    # the dead-letter topics' 30 days). Replaying a topic from the beginning under the same
+    # group re-applies events older than this: see docs/operations.md.
+    consumer_processed_retention_s: float = Field(45 * 86_400, gt=0)
+    # How often the service deletes expired records where the database has no TTL index.
+    consumer_processed_prune_interval_s: float = Field(3_600, gt=0)
 
 
 class OutboxSettings(BaseSettings):
