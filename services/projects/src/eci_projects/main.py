@@ -14,6 +14,7 @@ from eci_common.logging import configure_logging
 from eci_common.runtime import ServiceRuntime
 from eci_projects import api_directory, api_projects
 from eci_projects.handlers import HANDLED_EVENTS, register_handlers
+from eci_projects.live_model import LiveModel
 from eci_projects.read_model import MongoCompanyDirectory
 from eci_projects.repository import MongoProjectRepository
 from eci_projects.settings import Settings
@@ -28,7 +29,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings, service=SERVICE)
         runtime = ServiceRuntime(settings, service=SERVICE)
-        directory = MongoCompanyDirectory(runtime.db["companies"], runtime.db["memberships"])
+        directory = MongoCompanyDirectory.live(LiveModel(runtime.db))
         projects = MongoProjectRepository(runtime.db["projects"], runtime.locks)
         consumer = runtime.consumer(topics.REGISTRY_COMPANIES, topics.REGISTRY_CLUSTERS)
         register_handlers(consumer, directory, projects)

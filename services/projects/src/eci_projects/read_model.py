@@ -2,6 +2,7 @@
 registry events. Every write is guarded by the aggregate version the event carries, so a
 redelivered or replayed event never moves the model backwards."""
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -9,6 +10,9 @@ from typing import Any, Protocol
 from pymongo.errors import DuplicateKeyError
 
 from eci_common.mongo import Collection, Document
+from eci_projects.live_model import LiveModel
+
+Collections = Callable[[], Awaitable[tuple[Collection, Collection]]]
 
 
 @dataclass(frozen=True)
@@ -76,21 +80,33 @@ async def _guarded_upsert(
 
 
 class MongoCompanyDirectory:
-    """Companies and memberships in the projects database."""
+    """Companies and memberships in the projects database: in two given collections, or in
+    the live generation (`live`), which a rebuild can replace while the service reads."""
 
     def __init__(self, companies: Collection, memberships: Collection) -> None:
-        self._companies = companies
-        self._memberships = memberships
+        async def fixed() -> tuple[Collection, Collection]:
+            return companies, memberships
+
+        self._collections: Collections = fixed
+
+    @classmethod
+    def live(cls, model: LiveModel) -> "MongoCompanyDirectory":
+        """The directory of whichever generation the pointer names at each call."""
+        directory = cls.__new__(cls)
+        directory._collections = model.collections
+        return directory
 
     async def ensure_indexes(self) -> None:
-        await self._memberships.create_index("company_id", name="by_company")
-        await self._companies.create_index("capabilities", name="by_capability")
+        companies, memberships = await self._collections()
+        await memberships.create_index("company_id", name="by_company")
+        await companies.create_index("capabilities", name="by_capability")
 
     async def apply(self, company_id: str, version: int, fields: dict[str, Any]) -> bool:
         """Sets the fields if this version is newer; a None value removes the field."""
         present = {key: value for key, value in fields.items() if value is not None}
         absent = [key for key, value in fields.items() if value is None]
-        return await _guarded_upsert(self._companies, company_id, version, present, absent)
+        companies, _ = await self._collections()
+        return await _guarded_upsert(companies, company_id, version, present, absent)
 
     async def apply_membership(
         self, cluster_id: str, company_id: str, version: int, role: str | None
@@ -98,28 +114,27 @@ class MongoCompanyDirectory:
         """`role=None` records that the company left (kept, so that an older join cannot
         resurrect the membership)."""
         fields = {"cluster_id": cluster_id, "company_id": company_id, "role": role}
-        return await _guarded_upsert(
-            self._memberships, f"{cluster_id}|{company_id}", version, fields, []
-        )
+        _, memberships = await self._collections()
+        return await _guarded_upsert(memberships, f"{cluster_id}|{company_id}", version, fields, [])
 
     async def get(self, company_id: str) -> KnownCompany | None:
-        document = await self._companies.find_one({"_id": company_id})
+        companies, _ = await self._collections()
+        document = await companies.find_one({"_id": company_id})
         return None if document is None else _from_document(document)
 
     async def all(self, *, limit: int) -> list[KnownCompany]:
-        cursor = self._companies.find({}).sort("_id", 1).limit(limit)
+        companies, _ = await self._collections()
+        cursor = companies.find({}).sort("_id", 1).limit(limit)
         return [_from_document(document) async for document in cursor]
 
     async def members_of(self, cluster_id: str) -> set[str]:
-        found = await self._memberships.find(
-            {"cluster_id": cluster_id, "role": {"$ne": None}}
-        ).to_list()
+        _, memberships = await self._collections()
+        found = await memberships.find({"cluster_id": cluster_id, "role": {"$ne": None}}).to_list()
         return {document["company_id"] for document in found}
 
     async def clusters_of(self, company_id: str) -> list[str]:
-        found = await self._memberships.find(
-            {"company_id": company_id, "role": {"$ne": None}}
-        ).to_list()
+        _, memberships = await self._collections()
+        found = await memberships.find({"company_id": company_id, "role": {"$ne": None}}).to_list()
         return sorted(document["cluster_id"] for document in found)
 
 

@@ -3,13 +3,19 @@
     python -m eci_projects.rebuild [--swap]
 
 Records go through the very consumer and handlers the service runs, into fresh collections
-(`companies_rebuild`, `memberships_rebuild`); `--swap` then replaces the live ones (stop the
-service first). Reading stops at the end offsets seen when the replay started.
+(`companies_rebuild`, `memberships_rebuild`); `--swap` then makes them the live model: they are
+renamed to a new generation's names, the pointer document is switched to that generation (one
+write: readers go from the whole old model to the whole new one, with no moment without a
+model), and the previous generation is dropped once every reader's cached pointer has expired
+(`eci_projects.live_model`). Reading stops at the end offsets seen when the replay started, so
+events that projects handles between the start of the replay and the swap are not in the new
+model: stop projects' consumption for the rebuild (its readers can stay up).
 """
 
 import argparse
 import asyncio
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -22,11 +28,11 @@ from eci_common.kafka import client_security_kwargs
 from eci_common.logging import configure_logging, get_logger
 from eci_common.mongo import Database, create_mongo_client
 from eci_projects.handlers import register_handlers
+from eci_projects.live_model import MODEL, LiveModel, collection_names
 from eci_projects.read_model import MongoCompanyDirectory
 from eci_projects.settings import Settings
 
 SUFFIX = "_rebuild"
-MODEL = ("companies", "memberships")
 
 log = get_logger(__name__)
 
@@ -134,11 +140,21 @@ async def _partitions(kafka: AIOKafkaConsumer, topic: str) -> set[int]:
     return kafka.partitions_for_topic(topic) or set()
 
 
-async def swap(database: Database, *, suffix: str = SUFFIX) -> None:
-    """Replaces the live collections by the rebuilt ones (run with the service stopped)."""
-    for name in MODEL:
+async def swap(database: Database, *, suffix: str = SUFFIX, cache_s: float = 1.0) -> str:
+    """Makes the rebuilt collections the live model; returns the new generation. `cache_s` is
+    how long the service's readers cache the pointer (`LiveModel`): the previous generation is
+    dropped only after twice that, once no reader can still be using it."""
+    live = LiveModel(database, cache_s=cache_s)
+    previous = await live.generation(fresh=True)
+    generation = f"g{time.time_ns()}"
+    for name, target in zip(MODEL, collection_names(generation), strict=True):
+        await database[f"{name}{suffix}"].rename(target)
+    await live.switch_to(generation)
+    log.info("read_model_swapped", generation=generation, previous=previous)
+    await asyncio.sleep(2 * cache_s)
+    for name in collection_names(previous):
         await database.drop_collection(name)
-        await database[f"{name}{suffix}"].rename(name)
+    return generation
 
 
 async def _main(swap_after: bool) -> None:
