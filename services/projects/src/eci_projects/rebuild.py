@@ -177,7 +177,9 @@ def main() -> None:
         description="Rebuild projects' read model from the registry topics."
     )
     parser.add_argument(
-        "--swap", action="store_true", help="replace the live collections (service stopped)"
+        "--swap",
+        action="store_true",
+        help="make the rebuilt model live (projects' consumption stopped)",
     )
     asyncio.run(_main(parser.parse_args().swap))
 
