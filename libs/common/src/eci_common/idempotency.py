@@ -98,11 +98,11 @@ class ProcessedEvents:
                 return "service"
             if exc.code != _INDEX_OPTIONS_CONFLICT:
                 raise
-            # The retention setting changed: change the index's expiry in place.
-            await self._collection.database.command(
-                "collMod",
-                self._collection.name,
-                index={"name": TTL_INDEX, "expireAfterSeconds": seconds},
+            # The retention setting changed. Not `collMod` (dbAdmin): a service's account has
+            # `readWrite` only, which may drop and create indexes.
+            await self._collection.drop_index(TTL_INDEX)
+            await self._collection.create_index(
+                "handled_at", name=TTL_INDEX, expireAfterSeconds=seconds
             )
         return "ttl"
 
