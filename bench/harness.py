@@ -11,7 +11,6 @@ import contextlib
 import json
 import logging
 import os
-import secrets
 import shutil
 import statistics
 import sys
@@ -27,11 +26,12 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pymongo import AsyncMongoClient
 
-from eci_common.auth import AuthSettings, Role, mint_token
+from eci_common.auth import Role, TokenIssuerSettings, mint_token
 from eci_common.envelope import KafkaRecord, new_event, to_record
 from eci_common.events.registry import CompanyRegisteredV1
 from eci_common.logging import configure_logging
 from eci_common.settings import LogSettings
+from eci_common.token_keys import generate_signing_key, write_jwks, write_signing_key
 
 REPO = Path(__file__).resolve().parents[1]
 # tests/support holds the process, endpoint and private-broker helpers the e2e tests use; the
@@ -41,15 +41,22 @@ sys.path.insert(0, str(REPO / "tests"))
 KIB = 1024
 
 
-# The services a bench starts check bearer tokens and limit writes: they inherit a token key
-# made for the run (unless one is set) and no write limit, and the bench calls them as staff.
-os.environ.setdefault("AUTH_JWT_SECRET", secrets.token_urlsafe(48))
+# The services a bench starts check bearer tokens and limit writes: they inherit the public key
+# of a key pair made for the run (unless one is set) and no write limit, and the bench calls them
+# as staff, signing with the private key.
+if "AUTH_SIGNING_KEY_FILE" not in os.environ:
+    _keys = Path(tempfile.mkdtemp(prefix="eci-bench-keys-"))
+    _signing = generate_signing_key()
+    write_signing_key(_keys / "signing-key.pem", _signing)
+    write_jwks(_keys / "jwks.json", {"keys": [_signing.public_jwk]})
+    os.environ["AUTH_SIGNING_KEY_FILE"] = str(_keys / "signing-key.pem")
+    os.environ["AUTH_JWKS_FILE"] = str(_keys / "jwks.json")
 os.environ.setdefault("HTTP_WRITE_RATE_LIMIT", "off")
 
 
 def staff_headers() -> dict[str, str]:
     """`Authorization` for the services this bench started (signed with the run's key)."""
-    token = mint_token(AuthSettings(), subject="bench", role=Role.STAFF, ttl_s=24 * 3600)
+    token = mint_token(TokenIssuerSettings(), subject="bench", role=Role.STAFF, ttl_s=24 * 3600)
     return {"Authorization": f"Bearer {token}"}
 
 

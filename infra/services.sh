@@ -4,9 +4,11 @@
 #
 #   infra/services.sh start|stop|status|demo
 #
-# The REST APIs take bearer tokens signed with AUTH_JWT_SECRET: unless the environment sets
-# one, a random key is made once and kept (mode 600) in the state folder. `demo` seeds the demo
-# data and prints one token per role.
+# The REST APIs take bearer tokens signed by the issuer's private key; the services are given
+# only the public keys (a JWKS file) and the revocation file. Unless the environment names them
+# (AUTH_JWKS_FILE, AUTH_SIGNING_KEY_FILE), a key pair is made once with `eci-admin keys generate`
+# and kept in the state folder (the private key mode 600). `demo` seeds the demo data and prints
+# one token per role, signed with the private key (which the services never see).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 SERVICES_DIR="$ECI_STATE_DIR/services"
@@ -19,22 +21,28 @@ declare -A PORTS=(
   [notifications]="${NOTIFICATIONS_HTTP_PORT:-8003}"
 )
 ORDER=(registry projects notifications)
-AUTH_SECRET_FILE="$ECI_STATE_DIR/auth-jwt-secret"
 CREDENTIALS_FILE="$ECI_STATE_DIR/demo-credentials.sh"
+TOKEN_KEYS_DIR="$ECI_STATE_DIR/token-keys"
+export AUTH_JWKS_FILE="${AUTH_JWKS_FILE:-$TOKEN_KEYS_DIR/jwks.json}"
+export AUTH_REVOKED_JTI_FILE="${AUTH_REVOKED_JTI_FILE:-$TOKEN_KEYS_DIR/revoked-jti.txt}"
+# Not exported: the services must not hold it; only `demo` (the issuer) is given it.
+SIGNING_KEY_FILE="${AUTH_SIGNING_KEY_FILE:-$TOKEN_KEYS_DIR/signing-key.pem}"
+unset AUTH_SIGNING_KEY_FILE
 
-if [[ -z "${AUTH_JWT_SECRET:-}" ]]; then
-  if [[ ! -s "$AUTH_SECRET_FILE" ]]; then
-    mkdir -p "$ECI_STATE_DIR"
-    (umask 077 && "$REPO_DIR/.venv/bin/python" -c 'import secrets; print(secrets.token_urlsafe(48))' >"$AUTH_SECRET_FILE")
-  fi
-  AUTH_JWT_SECRET="$(cat "$AUTH_SECRET_FILE")"
-  export AUTH_JWT_SECRET
-fi
+token_keys() {
+  mkdir -p "$(dirname "$AUTH_REVOKED_JTI_FILE")"
+  [[ -e "$AUTH_REVOKED_JTI_FILE" ]] || echo "# revoked tokens: <jti> [<exp>] (eci-admin revoke)" >"$AUTH_REVOKED_JTI_FILE"
+  [[ -s "$SIGNING_KEY_FILE" && -s "$AUTH_JWKS_FILE" ]] && return
+  [[ -e "$SIGNING_KEY_FILE" ]] && die "$SIGNING_KEY_FILE exists but $AUTH_JWKS_FILE does not: restore it or remove both"
+  "$REPO_DIR/.venv/bin/eci-admin" keys generate --signing-key "$SIGNING_KEY_FILE" --jwks "$AUTH_JWKS_FILE" >/dev/null
+  log "token key pair made: private $SIGNING_KEY_FILE, public $AUTH_JWKS_FILE"
+}
 
 ready() { curl -fsS "http://127.0.0.1:$1/health/ready" >/dev/null 2>&1; }
 
 start() {
   mkdir -p "$SERVICES_DIR"
+  token_keys
   local name port pidfile
   for name in "${ORDER[@]}"; do
     port=${PORTS[$name]}
@@ -73,7 +81,8 @@ status() {
 }
 
 demo() {
-  (cd "$REPO_DIR" && "$REPO_DIR/.venv/bin/python" -m eci_registry.demo \
+  token_keys
+  (cd "$REPO_DIR" && AUTH_SIGNING_KEY_FILE="$SIGNING_KEY_FILE" "$REPO_DIR/.venv/bin/python" -m eci_registry.demo \
     --url "http://127.0.0.1:${PORTS[registry]}" --credentials "$CREDENTIALS_FILE")
 }
 

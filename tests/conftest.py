@@ -1,7 +1,8 @@
 """Session-wide fixtures: the real broker and database, and clean state per test."""
 
 import os
-import secrets
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -10,15 +11,45 @@ import pytest_asyncio
 
 from eci_common.mongo import MongoClient, create_mongo_client
 from eci_common.settings import MongoSettings
+from eci_common.token_keys import generate_signing_key, write_jwks, write_signing_key
 from support.endpoints import Endpoints, resolve_endpoints
 from support.services import new_run_id
 
+_KEYS_DIR = pytest.StashKey[Path]()
+
+
+_TOKEN_VARIABLES = (
+    "AUTH_SIGNING_KEY_FILE",
+    "AUTH_JWKS_FILE",
+    "AUTH_JWKS_URL",
+    "AUTH_OIDC_ISSUER",
+    "AUTH_OIDC_JWKS_URL",
+    "AUTH_OIDC_AUDIENCE",
+    "AUTH_REVOKED_JTI_FILE",
+    "AUTH_MAX_TOKEN_LIFETIME_S",
+)
+
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Services run in production mode in tests, with a fresh token key per session that every
-    in-process app and service process inherits; `support.auth` mints tokens with it."""
-    os.environ.setdefault("AUTH_JWT_SECRET", secrets.token_urlsafe(48))
+    """Services run in production mode in tests, with one token key pair per session: the
+    private key for `support.auth`, its public key in a JWKS that every in-process app and
+    service process inherits (through the environment), and nothing else trusted."""
+    for name in _TOKEN_VARIABLES:
+        os.environ.pop(name, None)
     os.environ.pop("ECI_ENV", None)
+    keys = Path(tempfile.mkdtemp(prefix="eci-test-token-keys-"))
+    config.stash[_KEYS_DIR] = keys
+    signing = generate_signing_key()
+    write_signing_key(keys / "signing-key.pem", signing)
+    write_jwks(keys / "jwks.json", {"keys": [signing.public_jwk]})
+    os.environ["AUTH_SIGNING_KEY_FILE"] = str(keys / "signing-key.pem")
+    os.environ["AUTH_JWKS_FILE"] = str(keys / "jwks.json")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    keys = config.stash.get(_KEYS_DIR, None)
+    if keys is not None:
+        shutil.rmtree(keys, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

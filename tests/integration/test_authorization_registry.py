@@ -10,6 +10,7 @@ import pytest
 import pytest_asyncio
 
 from eci_common.auth import Role
+from eci_common.token_keys import generate_signing_key
 from eci_registry.main import create_app
 from support.auth import bearer, staff, token
 from support.endpoints import Endpoints
@@ -97,8 +98,13 @@ async def test_every_route_needs_a_valid_token(world: World) -> None:
         assert response.headers["WWW-Authenticate"] == "Bearer"
     expired = token(Role.STAFF, ttl_s=-120)
     forged = jwt.encode({"sub": "x", "role": "staff"}, "not-the-key-" * 4, algorithm="HS256")
+    # Well formed, with the listed key's kid, but signed by another key.
+    claims = jwt.decode(token(Role.STAFF), options={"verify_signature": False})
+    kid = jwt.get_unverified_header(token(Role.STAFF))["kid"]
+    stranger = generate_signing_key().private_key
+    unlisted = jwt.encode(claims, stranger, algorithm="EdDSA", headers={"kid": kid})
     unsigned = jwt.encode({"sub": "x", "role": "staff"}, key=None, algorithm="none")
-    for bad in (expired, forged, unsigned, "garbage"):
+    for bad in (expired, forged, unlisted, unsigned, "garbage"):
         response = await world.client.get("/companies", headers={"Authorization": f"Bearer {bad}"})
         assert response.status_code == 401, bad
     # Health, metrics and the API documents stay open.

@@ -1,7 +1,8 @@
-"""Tokens for tests, signed with the key the test session exports (see `tests/conftest.py`), so
-that in-process apps and service processes alike accept them."""
+"""Tokens for tests, signed with the private key the test session made (see `tests/conftest.py`:
+`AUTH_SIGNING_KEY_FILE`), whose public key is in the JWKS every in-process app and service
+process reads (`AUTH_JWKS_FILE`)."""
 
-from eci_common.auth import AuthSettings, Role, mint_token
+from eci_common.auth import Role, TokenIssuerSettings, mint_token
 
 
 def token(
@@ -13,7 +14,7 @@ def token(
     ttl_s: int = 3600,
 ) -> str:
     return mint_token(
-        AuthSettings(),
+        TokenIssuerSettings(),
         subject=subject or f"test-{role.value}",
         role=role,
         company_id=company,

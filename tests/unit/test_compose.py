@@ -34,7 +34,17 @@ TOPICS_JOB_FILES = (
 )
 OPERATOR_SERVICES = {"kafka-ui", "prometheus"}
 MAIL_SERVICES = {"mailpit"}
-ALL_SERVICES = {"kafka", "mongo", "topics", *APP_SERVICES, *OPERATOR_SERVICES, *MAIL_SERVICES}
+OIDC_SERVICES = {"keycloak"}
+ALL_SERVICES = {
+    "kafka",
+    "mongo",
+    "topics",
+    *APP_SERVICES,
+    *OPERATOR_SERVICES,
+    *MAIL_SERVICES,
+    *OIDC_SERVICES,
+}
+REALM_FILE = ROOT / "infra" / "keycloak" / "realm-eci.json"
 
 SHARED_ENV = {
     "KAFKA_BOOTSTRAP_SERVERS": "kafka:9092",
@@ -44,10 +54,14 @@ SHARED_ENV = {
     "LOG_FORMAT": "json",
     "KAFKA_REQUEST_TIMEOUT_MS": "30000",
     "MONGODB_TIMEOUT_MS": "5000",
+    "AUTH_JWT_ISSUER": "eci",
+    "AUTH_JWT_AUDIENCE": "eci-api",
+    "AUTH_MAX_TOKEN_LIFETIME_S": "86400",
+    "AUTH_OIDC_ISSUER": "",
+    "AUTH_OIDC_JWKS_URL": "",
 }
 # The secrets compose requires, with the values the config tests give them.
 SECRETS = {
-    "AUTH_JWT_SECRET": "test-token-key-0123456789-0123456789-abcdef",
     "KAFKA_ADMIN_PASSWORD": "kafka-admin-pw",
     "KAFKA_REGISTRY_PASSWORD": "kafka-registry-pw",
     "KAFKA_PROJECTS_PASSWORD": "kafka-projects-pw",
@@ -57,10 +71,17 @@ SECRETS = {
     "MONGO_REGISTRY_PASSWORD": "mongo-registry-pw",
     "MONGO_PROJECTS_PASSWORD": "mongo-projects-pw",
     "MONGO_NOTIFICATIONS_PASSWORD": "mongo-notifications-pw",
+    "KEYCLOAK_ADMIN_PASSWORD": "keycloak-admin-pw",
 }
 REQUIRED = ""  # what compose_references gives for a `${VAR:?...}`: .env.example leaves it empty
 # Settings that compose passes empty by default (an SMTP relay without login), not secrets.
-OPTIONAL_EMPTY = {"NOTIFICATIONS_SMTP_USERNAME", "NOTIFICATIONS_SMTP_PASSWORD"}
+# Also: no OpenID Connect provider unless one is named.
+OPTIONAL_EMPTY = {
+    "NOTIFICATIONS_SMTP_USERNAME",
+    "NOTIFICATIONS_SMTP_PASSWORD",
+    "AUTH_OIDC_ISSUER",
+    "AUTH_OIDC_JWKS_URL",
+}
 # Notifications' delivery settings, with the defaults compose gives them.
 NOTIFICATIONS_ENV = {
     "NOTIFICATIONS_SMTP_HOST": "mailpit",
@@ -206,6 +227,8 @@ def test_compose_declares_the_services_and_the_topics_job() -> None:
         assert re.search(r"^\s*profiles: \[operator\]$", service_block(name), re.MULTILINE), name
     for name in MAIL_SERVICES:  # optional: only with `--profile mail`
         assert re.search(r"^\s*profiles: \[mail\]$", service_block(name), re.MULTILINE), name
+    for name in OIDC_SERVICES:  # optional: only with `--profile oidc`
+        assert re.search(r"^\s*profiles: \[oidc\]$", service_block(name), re.MULTILINE), name
     assert "./infra/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in service_block("prometheus")
     for target in ("registry:8001", "projects:8002", "notifications:8003"):
         assert target in (ROOT / "infra" / "prometheus.yml").read_text()
@@ -297,7 +320,8 @@ def compose_run(
 def test_compose_config_with_the_defaults(tmp_path: Path) -> None:
     config = compose_config(tmp_path)
     services: dict[str, Any] = config["services"]
-    assert set(services) == ALL_SERVICES - OPERATOR_SERVICES - MAIL_SERVICES  # profiles are off
+    # profiles are off
+    assert set(services) == ALL_SERVICES - OPERATOR_SERVICES - MAIL_SERVICES - OIDC_SERVICES
 
     kafka = services["kafka"]
     assert kafka["image"] == "apache/kafka:4.1.0"
@@ -374,11 +398,16 @@ def test_compose_config_with_the_defaults(tmp_path: Path) -> None:
         )
         assert [(p["target"], p["published"]) for p in service["ports"]] == [(port, str(port))]
         assert f"http://127.0.0.1:{port}/health/ready" in " ".join(service["healthcheck"]["test"])
+        # Public keys only: the token keys folder, read-only, and no private key setting.
+        assert [(v["source"], v["target"], v.get("read_only")) for v in service["volumes"]] == [
+            (str(ROOT / "token-keys"), "/etc/eci/token-keys", True)
+        ]
+        assert not {"AUTH_SIGNING_KEY_FILE", "AUTH_JWT_SECRET"} & set(service["environment"])
 
 
 def credentials(name: str, database: str) -> dict[str, str]:
     """The settings that make a service log in as itself: its Kafka account, its MongoDB user
-    (in its own database), production mode and the token key."""
+    (in its own database), production mode and the public token keys."""
     upper = name.upper()
     return {
         "KAFKA_SASL_USERNAME": name,
@@ -388,7 +417,8 @@ def credentials(name: str, database: str) -> dict[str, str]:
             f"?replicaSet=rs0&authSource={database}"
         ),
         "ECI_ENV": "production",
-        "AUTH_JWT_SECRET": SECRETS["AUTH_JWT_SECRET"],
+        "AUTH_JWKS_FILE": "/etc/eci/token-keys/jwks.json",
+        "AUTH_REVOKED_JTI_FILE": "/etc/eci/token-keys/revoked-jti.txt",
     }
 
 
@@ -455,3 +485,75 @@ def test_compose_config_follows_an_overridden_port(tmp_path: Path) -> None:
     # infra/kafka-container.sh advertises EXTERNAL://localhost:$KAFKA_EXTERNAL_PORT.
     assert kafka["environment"]["KAFKA_EXTERNAL_PORT"] == "39092"
     assert [(p["target"], p["published"]) for p in kafka["ports"]] == [(29092, "39092")]
+
+
+# ------------------------------------------------------------------------------------------------
+# The OpenID Connect provider: Keycloak and its realm file
+# ------------------------------------------------------------------------------------------------
+
+
+def test_keycloak_imports_the_realm_read_only_and_needs_its_admin_password() -> None:
+    block = service_block("keycloak")
+    assert "image: quay.io/keycloak/keycloak:${KEYCLOAK_TAG:-26.4}" in block
+    assert 'command: ["start-dev", "--import-realm"]' in block
+    assert "./infra/keycloak/realm-eci.json:/opt/keycloak/data/import/realm-eci.json:ro" in block
+    assert "KC_BOOTSTRAP_ADMIN_PASSWORD: ${KEYCLOAK_ADMIN_PASSWORD:?" in block
+    assert '"127.0.0.1:${KEYCLOAK_PORT:-8180}:8080"' in block  # loopback only
+
+
+def realm_mappers() -> dict[str, dict[str, str]]:
+    """The claims the portal client's mappers write, by claim name (audience under `aud`)."""
+    realm = json.loads(REALM_FILE.read_text(encoding="utf-8"))
+    [portal] = [c for c in realm["clients"] if c["clientId"] == "eci-portal"]
+    mappers: dict[str, dict[str, str]] = {}
+    for mapper in portal["protocolMappers"]:
+        config = mapper["config"]
+        mappers[config.get("claim.name", "aud")] = {"kind": mapper["protocolMapper"], **config}
+    return mappers
+
+
+def test_the_realm_maps_roles_company_and_clusters_to_the_claims_the_services_read() -> None:
+    from eci_common.auth import Role  # noqa: PLC0415 - only these tests need the code
+    from eci_common.token_verifier import principal_from_claims  # noqa: PLC0415
+
+    realm = json.loads(REALM_FILE.read_text(encoding="utf-8"))
+    assert realm["realm"] == "eci"
+    assert "users" not in realm, "no account, no password in the realm file"
+    assert "secret" not in REALM_FILE.read_text(encoding="utf-8").lower()
+    # The four roles are client roles of eci-api, the audience nobody logs in to.
+    assert {r["name"] for r in realm["roles"]["client"]["eci-api"]} == {r.value for r in Role}
+    [api] = [c for c in realm["clients"] if c["clientId"] == "eci-api"]
+    assert api["bearerOnly"]
+    assert not api["directAccessGrantsEnabled"]
+    # Access tokens only (an ID token must never pass as a bearer token).
+    mappers = realm_mappers()
+    assert set(mappers) == {"aud", "roles", "company", "clusters"}
+    for config in mappers.values():
+        assert (config["access.token.claim"], config["id.token.claim"]) == ("true", "false")
+    assert mappers["aud"]["included.client.audience"] == "eci-api"
+    assert mappers["roles"]["kind"] == "oidc-usermodel-client-role-mapper"
+    assert mappers["roles"]["usermodel.clientRoleMapping.clientId"] == "eci-api"
+    assert mappers["company"]["user.attribute"] == "company"
+    assert (mappers["company"]["multivalued"], mappers["clusters"]["multivalued"]) == (
+        "false",
+        "true",
+    )
+    # A token as these mappers write it names the principal the services act on.
+    claims = {"sub": "kc-user", "roles": ["animator"], "company": "c-1", "clusters": ["x"]}
+    principal = principal_from_claims(claims)
+    assert (principal.role, principal.company_id, principal.cluster_ids) == (
+        Role.ANIMATOR,
+        "c-1",
+        frozenset({"x"}),
+    )
+
+
+def test_only_the_realm_administrators_may_set_company_and_clusters() -> None:
+    realm = json.loads(REALM_FILE.read_text(encoding="utf-8"))
+    [provider] = realm["components"]["org.keycloak.userprofile.UserProfileProvider"]
+    profile = json.loads(provider["config"]["kc.user.profile.config"][0])
+    attributes = {a["name"]: a for a in profile["attributes"]}
+    for name in ("company", "clusters"):
+        assert attributes[name]["permissions"]["edit"] == ["admin"], name
+    assert attributes["clusters"]["multivalued"] is True
+    assert "unmanagedAttributePolicy" not in profile  # no attribute outside the profile

@@ -11,10 +11,8 @@ from typing import Annotated
 import typer
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from pydantic import ValidationError
 
-from eci_common import topics
-from eci_common.auth import AuthSettings, Role, mint_token
+from eci_common import admin_tokens, topics
 from eci_common.dead_letters import read_dead_letters, replay, select
 from eci_common.kafka import client_security_kwargs
 from eci_common.mongo import create_mongo_client
@@ -160,31 +158,9 @@ def seed_demo(url: str = "http://127.0.0.1:8001") -> None:
     raise typer.Exit(subprocess.call([sys.executable, "-m", "eci_registry.demo", "--url", url]))  # noqa: S603
 
 
-@app.command("token")
-def token(
-    role: Annotated[Role, typer.Option(help="staff, animator, contact or integrator")],
-    subject: Annotated[str, typer.Option(help="who it is for (an id, never an e-mail)")],
-    company: Annotated[str | None, typer.Option(help="the company (contact, animator)")] = None,
-    cluster: Annotated[
-        list[str] | None, typer.Option(help="a cluster it animates (repeat for several)")
-    ] = None,
-    ttl_hours: Annotated[float, typer.Option(min=0.01, max=24 * 90)] = 8.0,
-) -> None:
-    """Mints a bearer token for the REST APIs, signed with AUTH_JWT_SECRET."""
-    try:
-        minted = mint_token(
-            AuthSettings(),
-            subject=subject,
-            role=role,
-            company_id=company,
-            cluster_ids=tuple(cluster or ()),
-            ttl_s=int(ttl_hours * 3600),
-        )
-    except ValidationError as exc:
-        raise typer.BadParameter("; ".join(str(e["msg"]) for e in exc.errors())) from exc
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from exc
-    typer.echo(minted)
+app.command("token")(admin_tokens.token)
+app.command("revoke")(admin_tokens.revoke)
+app.add_typer(admin_tokens.keys, name="keys")
 
 
 def main() -> None:

@@ -24,7 +24,7 @@ from typing import Any, Literal, NamedTuple
 
 from pydantic import ValidationError
 
-from eci_common.auth import AuthSettings
+from eci_common.auth import TokenIssuerSettings
 from eci_registry.domain import ValueChainRole as R
 
 DEFAULT_URL = "http://127.0.0.1:8001"
@@ -950,9 +950,11 @@ def main(argv: list[str] | None = None) -> None:
     )
 
     try:
-        settings = AuthSettings()
+        settings = TokenIssuerSettings()
     except ValidationError as exc:
-        sys.stderr.write(f"demo seed needs the services' token key (AUTH_JWT_SECRET): {exc}\n")
+        sys.stderr.write(
+            f"demo seed needs the issuer's signing key (AUTH_SIGNING_KEY_FILE): {exc}\n"
+        )
         raise SystemExit(2) from exc
     try:
         report = seed(args.url, token=staff_token(settings), progress=say)

@@ -3,10 +3,11 @@
 
 from dataclasses import dataclass
 
-from eci_common.auth import AuthSettings, Role, mint_token
+from eci_common.auth import Role, TokenIssuerSettings, mint_token
 from eci_registry.demo import DEMO_COMPANIES, SeedReport
 
-DEMO_TTL_S = 7 * 24 * 3600
+# As long as the services allow (AUTH_MAX_TOKEN_LIFETIME_S, a day by default).
+DEMO_TTL_S = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -17,11 +18,11 @@ class DemoCredential:
     token: str
 
 
-def staff_token(settings: AuthSettings, ttl_s: int = 3600) -> str:
+def staff_token(settings: TokenIssuerSettings, ttl_s: int = 3600) -> str:
     return mint_token(settings, subject="demo-staff", role=Role.STAFF, ttl_s=ttl_s)
 
 
-def demo_credentials(settings: AuthSettings, report: SeedReport) -> list[DemoCredential]:
+def demo_credentials(settings: TokenIssuerSettings, report: SeedReport) -> list[DemoCredential]:
     """Staff; the animator of the first cluster that has one; a contact of the first company
     that animates none; an integrator."""
     animating = next(company for company in DEMO_COMPANIES if company.animates)
@@ -30,12 +31,13 @@ def demo_credentials(settings: AuthSettings, report: SeedReport) -> list[DemoCre
     animator_company = report.company_ids[animating.legal_name]
     animated_cluster = report.cluster_ids[animating.animates]
     contact_company = report.company_ids[plain.legal_name]
+    ttl_s = min(DEMO_TTL_S, settings.max_token_lifetime_s)
     return [
         DemoCredential(
             "ECI_STAFF_TOKEN",
             Role.STAFF,
             "staff: the association's administrators, every right",
-            staff_token(settings, DEMO_TTL_S),
+            staff_token(settings, ttl_s),
         ),
         DemoCredential(
             "ECI_ANIMATOR_TOKEN",
@@ -48,7 +50,7 @@ def demo_credentials(settings: AuthSettings, report: SeedReport) -> list[DemoCre
                 role=Role.ANIMATOR,
                 company_id=animator_company,
                 cluster_ids=(animated_cluster,),
-                ttl_s=DEMO_TTL_S,
+                ttl_s=ttl_s,
             ),
         ),
         DemoCredential(
@@ -60,20 +62,20 @@ def demo_credentials(settings: AuthSettings, report: SeedReport) -> list[DemoCre
                 subject="demo-contact",
                 role=Role.CONTACT,
                 company_id=contact_company,
-                ttl_s=DEMO_TTL_S,
+                ttl_s=ttl_s,
             ),
         ),
         DemoCredential(
             "ECI_INTEGRATOR_TOKEN",
             Role.INTEGRATOR,
             "integrator: read-only",
-            mint_token(settings, subject="demo-integrator", role=Role.INTEGRATOR, ttl_s=DEMO_TTL_S),
+            mint_token(settings, subject="demo-integrator", role=Role.INTEGRATOR, ttl_s=ttl_s),
         ),
     ]
 
 
 def describe(credentials: list[DemoCredential]) -> str:
-    lines = ["", "Demo credentials (valid 7 days; mint others with `eci-admin token`):"]
+    lines = ["", "Demo credentials (valid a day; mint others with `eci-admin token`):"]
     for credential in credentials:
         lines += [f"  {credential.variable}  {credential.description}", f"    {credential.token}"]
     lines += [
