@@ -16,7 +16,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ROLE=eci
 
 owner_reaches() { # dir -> 0 when the `postgres` account can enter every folder down to it
-  runuser -u postgres -- test -x "$1" 2>/dev/null
+  (cd / && runuser -u postgres -- test -x "$1") 2>/dev/null
 }
 
 # As root the cluster belongs to the `postgres` account, which must be able to enter every folder
@@ -57,7 +57,8 @@ fetch() {
 
 as_owner() { # runs a PostgreSQL program as the cluster's owner
   if [[ $(id -u) -eq 0 ]]; then
-    runuser -u postgres -- "$@"
+    # From `/`: the caller's folder may be one the account cannot enter (a private home).
+    (cd / && runuser -u postgres -- "$@")
   else
     "$@"
   fi
