@@ -3,7 +3,7 @@
 # binaries, one cluster per clone, TCP on loopback only, trust authentication for the `eci` role.
 # Each FerretDB keeps its data in a PostgreSQL database of its own, `ferretdb_<its port>`.
 #
-#   infra/postgres.sh fetch|start|stop|status|url [FERRETDB_PORT]
+#   infra/postgres.sh fetch|start|stop|status|dir|url [FERRETDB_PORT]
 #
 # Environment: POSTGRES_PORT (29017), POSTGRES_STATE_DIR (the clone's .infra). PostgreSQL refuses
 # to run as root: as root, the server runs as the `postgres` account (created by the package).
@@ -13,9 +13,27 @@
 # database (as FerretDB's SQLite backend with synchronous=normal was); production runs MongoDB.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+ROLE=eci
+
+owner_reaches() { # dir -> 0 when the `postgres` account can enter every folder down to it
+  (cd / && runuser -u postgres -- test -x "$1") 2>/dev/null
+}
+
+# As root the cluster belongs to the `postgres` account, which must be able to enter every folder
+# above its data. A clone under a private folder (root's home is mode 700) is out of its reach: the
+# cluster then lives in a folder of its own outside the clone, named after the clone, and
+# `infra/down.sh --purge` deletes it just the same.
+if [[ $(id -u) -eq 0 ]] && id postgres >/dev/null 2>&1; then
+  mkdir -p "$POSTGRES_STATE_DIR"
+  if ! owner_reaches "$POSTGRES_STATE_DIR"; then
+    clone_hash=$(printf '%s' "$REPO_DIR" | sha256sum | cut -c1-12)
+    POSTGRES_STATE_DIR="${ECI_POSTGRES_PRIVATE_DIR:-/var/tmp/eci-postgres}/$clone_hash"
+    install -d -m 755 "$(dirname "$POSTGRES_STATE_DIR")"
+    install -d -m 700 -o postgres "$POSTGRES_STATE_DIR"
+  fi
+fi
 NODE_DIR="$POSTGRES_STATE_DIR/postgres-$POSTGRES_PORT"
 DATA_DIR="$NODE_DIR/data"
-ROLE=eci
 
 pg_bin_dir() {
   local found
@@ -39,7 +57,8 @@ fetch() {
 
 as_owner() { # runs a PostgreSQL program as the cluster's owner
   if [[ $(id -u) -eq 0 ]]; then
-    runuser -u postgres -- "$@"
+    # From `/`: the caller's folder may be one the account cannot enter (a private home).
+    (cd / && runuser -u postgres -- "$@")
   else
     "$@"
   fi
@@ -69,6 +88,9 @@ start() {
   mkdir -p "$NODE_DIR"
   if [[ $(id -u) -eq 0 ]]; then
     chown postgres "$NODE_DIR"
+  fi
+  if [[ $(id -u) -eq 0 ]] && ! owner_reaches "$NODE_DIR"; then
+    die "the postgres account cannot enter $NODE_DIR: set POSTGRES_STATE_DIR to a folder it can reach"
   fi
   if [[ ! -f "$DATA_DIR/PG_VERSION" ]]; then
     as_owner "$bin/initdb" -D "$DATA_DIR" -U "$ROLE" --auth=trust -E UTF8 --locale=C.UTF-8 \
@@ -111,6 +133,7 @@ case "${1:-}" in
       exit 1
     fi
     ;;
+  dir) echo "$NODE_DIR" ;;
   url) echo "postgres://$ROLE@127.0.0.1:$POSTGRES_PORT/ferretdb_${2:-$FERRETDB_PORT}" ;;
-  *) die "usage: $0 fetch|start|database FERRETDB_PORT|stop|status|url [FERRETDB_PORT]" ;;
+  *) die "usage: $0 fetch|start|database FERRETDB_PORT|stop|status|dir|url [FERRETDB_PORT]" ;;
 esac

@@ -54,8 +54,10 @@ start() {
     port_open 127.0.0.1 "$port" && die "port $port is in use: set ${name^^}_HTTP_PORT or stop that process"
     # The service writes its own pid: `setsid` forks when it leads a process group, and `$!`
     # would then name a process that has already exited.
-    (cd "$REPO_DIR" && setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$pidfile" \
-      "$REPO_DIR/.venv/bin/python" -m "eci_$name" >>"$SERVICES_DIR/$name.log" 2>&1 </dev/null &)
+    # Every descriptor of the whole subshell goes to the log, not only the service's: a process
+    # left holding the caller's output would keep `make run | tee run.log` from ever returning.
+    (cd "$REPO_DIR" && exec setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$pidfile" \
+      "$REPO_DIR/.venv/bin/python" -m "eci_$name") >>"$SERVICES_DIR/$name.log" 2>&1 </dev/null &
     for _ in {1..50}; do [[ -s "$pidfile" ]] && break; sleep 0.1; done
   done
   for name in "${ORDER[@]}"; do

@@ -6,7 +6,7 @@ at the same moment can both pass a version guard, and one can undo the other's c
 outbox entry included. MongoDB applies a filtered update atomically, so this matters only on
 FerretDB, but it costs little everywhere: every write that modifies an existing document of
 ours takes that document's lock first. Across processes nothing protects FerretDB, which is why
-a service runs as a single replica against it (see the README).
+a service runs as a single replica against it (see docs/operations.md).
 """
 
 import asyncio

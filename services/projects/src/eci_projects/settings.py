@@ -6,7 +6,7 @@ from eci_common.settings import ServiceSettings
 
 
 class Settings(ServiceSettings):
-    """Read from the environment; see the README's configuration table."""
+    """Read from the environment; see docs/configuration.md."""
 
     model_config = SettingsConfigDict(
         env_prefix="PROJECTS_", populate_by_name=True, extra="ignore", frozen=True

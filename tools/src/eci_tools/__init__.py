@@ -1,0 +1,1 @@
+"""Development tools: generators and checks run by `make`, never by a service."""
