@@ -1,12 +1,16 @@
 """The relay's lease rule (no broker, no database): refused at start-up when it does not outlast
-the longest delivery, and judged by the watching relay's own monotonic clock."""
+the longest delivery, judged by the watching relay's own monotonic clock, and a round that stops
+handing records to the producer once its lease is in doubt."""
+
+import time
 
 import pytest
 from pydantic import ValidationError
 
 from eci_common import outbox_lease
-from eci_common.outbox_lease import LeaseWatch
+from eci_common.outbox_lease import LeaseWatch, Renewal
 from eci_common.settings import ServiceSettings, check_lease, delivery_bound_s
+from support.polling import eventually
 
 
 def test_the_default_lease_outlasts_the_default_delivery_bound() -> None:
@@ -45,3 +49,35 @@ def test_a_lease_expires_only_after_the_same_token_was_seen_for_a_lease(
     # A token seen again after it was gone (released, then claimed) is watched afresh.
     assert watch.expired({"c": ("r2", 1)}) == []
     assert watch.expired({"a": ("r1", 2)}) == []
+
+
+async def test_a_round_stops_sending_once_a_renewal_finds_a_lease_gone() -> None:
+    beats: list[bool] = []
+
+    async def renew() -> bool:
+        beats.append(True)
+        return len(beats) < 2  # the second renewal finds a document leased by another relay
+
+    renewal = Renewal(renew, lease_s=0.3, delivery_bound=0.15, claimed_at=time.monotonic())
+    async with renewal.running():
+        assert renewal.may_send()
+
+        async def refused() -> bool:
+            return not renewal.may_send()
+
+        await eventually(refused, timeout=5, interval=0.01, what="the round to stop sending")
+    assert len(beats) == 2
+
+
+async def test_a_round_stops_sending_when_renewals_fail_for_the_window() -> None:
+    async def renew() -> bool:
+        raise ConnectionError("database unreachable")
+
+    renewal = Renewal(renew, lease_s=0.3, delivery_bound=0.15, claimed_at=time.monotonic())
+    async with renewal.running():
+        assert renewal.may_send()
+
+        async def refused() -> bool:
+            return not renewal.may_send()
+
+        await eventually(refused, timeout=5, interval=0.01, what="the window to pass")

@@ -452,8 +452,9 @@ class OutboxRelay:
             raise error
         return len(published)
 
-    async def _renew(self, collection: Collection, ids: Sequence[Any]) -> None:
-        """A new beat on each of these documents this relay still leases."""
+    async def _renew(self, collection: Collection, ids: Sequence[Any]) -> bool:
+        """A new beat on each of these documents this relay still leases; whether it still
+        leased them all."""
         beat: Document = {"$inc": {LEASE_BEAT: 1}}
         if len(ids) >= BULK_FROM:
             async with self._hold(collection, ids):
@@ -470,6 +471,8 @@ class OutboxRelay:
             renewed = sum(await self._each(collection, ids, renew))
         if renewed < len(ids):
             log.error("outbox_lease_lost", collection=collection.name, lost=len(ids) - renewed)
+            return False
+        return True
 
     async def _release(
         self,

@@ -19,6 +19,12 @@ until it is taken, without limit; while it does, renewals keep the lease as long
 answers this relay. Should the database stay unreachable from
 this relay alone for longer than the lease, a second relay may publish the document too: a
 duplicate (consumers deduplicate), never an inversion, since the late record is the older one.
+A renewal that finds a document no longer leased by this relay ends the round's sending.
+
+The token is compared and replaced by a conditional update, atomic per document on MongoDB. On
+FerretDB v1 an update is a read then a replace, so two processes could both take one expired
+lease: there the service runs as one replica, and the relays and writers of one process hold
+the document's lock around every write (`eci_common.locks`).
 """
 
 import asyncio
@@ -72,12 +78,13 @@ class LeaseWatch:
 
 
 class Renewal:
-    """The leases of one round: renewed every `every_s` while the round runs, and whether the
-    round may still hand records to the producer."""
+    """The leases of one round: renewed every third of the window (lease minus delivery bound)
+    while the round runs, and whether the round may still hand records to the producer.
+    `renew` returns whether every lease of the round was still this relay's."""
 
     def __init__(
         self,
-        renew: Callable[[], Awaitable[None]],
+        renew: Callable[[], Awaitable[bool]],
         *,
         lease_s: float,
         delivery_bound: float,
@@ -87,20 +94,25 @@ class Renewal:
         self._window = lease_s - delivery_bound
         self._every = self._window / 3
         self._beat_at = claimed_at
+        self._lost = False
 
     def may_send(self) -> bool:
-        """Whether a record queued now is settled before another relay can take the lease."""
-        return time.monotonic() - self._beat_at < self._window
+        """Whether a record queued now is settled before another relay can take the lease (and
+        no renewal found a lease gone)."""
+        return not self._lost and time.monotonic() - self._beat_at < self._window
 
     async def _loop(self) -> None:
         while True:
             await asyncio.sleep(self._every)
             started = time.monotonic()  # before the write: the lease runs at least from here
             try:
-                await self._renew()
+                held = await self._renew()
             except Exception as exc:  # noqa: BLE001 - the next beat tries again
                 log.warning("outbox_lease_renewal_failed", error=repr(exc))
                 continue
+            if not held:
+                self._lost = True
+                return
             self._beat_at = started
 
     @contextlib.asynccontextmanager
