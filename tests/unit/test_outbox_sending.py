@@ -13,7 +13,6 @@ from aiokafka.errors import (
 
 from eci_common.envelope import KafkaRecord
 from eci_common.kafka import BrokerPublisher, create_broker
-from eci_common.outbox import _chunks
 from eci_common.outbox import _record as entry_record
 from eci_common.outbox_sending import (
     Acknowledgement,
@@ -24,6 +23,7 @@ from eci_common.outbox_sending import (
     refusal_reason,
     sender_for,
 )
+from eci_common.outbox_writes import _chunks
 from eci_common.settings import KafkaSettings
 
 

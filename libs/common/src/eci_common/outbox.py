@@ -21,12 +21,8 @@ Which documents a round claims: a writer that knows the aggregate it wrote rings
 the next round claims exactly those ids; a plain `wake()`, the poll, the first round and at least
 one round every `FULL_SEARCH_EVERY_S` search the collections for every document with pending
 events (what a crash, an outage or another relay's expired lease left behind), and carry out the
-operators' resend requests. A small round claims and releases its documents with one command per
-document, by `_id`, run concurrently: FerretDB hands an equality on `_id` to its storage but
-evaluates `$in` and `$exists` itself on every document, so such a round costs in proportion to
-its documents, not to the collection. A round of `BULK_FROM` documents or more uses one
-conditional `update_many` to claim (then one read of what it got) and one to release, each
-reading the collection once.
+operators' resend requests. How a round writes (per document or in bulk) is in
+`eci_common.outbox_writes`.
 
 Every relay write to an aggregate (claim, renewal, release, quarantine, resend) holds that
 document's lock (`eci_common.locks`): FerretDB applies an update as a read then a whole-document
@@ -39,10 +35,8 @@ import contextlib
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
-
-from pymongo import ReturnDocument
 
 from eci_common.envelope import Event, KafkaRecord, to_record
 from eci_common.events.base import EventPayload
@@ -54,34 +48,20 @@ from eci_common.mongo import Collection, Document
 from eci_common.outbox_lease import (
     LEASE_BEAT,
     LEASE_OWNER,
-    LEGACY_LEASE_UNTIL,
     LeaseWatch,
     Renewal,
     Token,
-    token_filter,
     token_of,
 )
-from eci_common.outbox_quarantine import QUARANTINE, quarantined, resend_requested
+from eci_common.outbox_quarantine import OUTBOX, resend_requested
 from eci_common.outbox_sending import CorruptEntry, Deliveries, RecordSender, sender_for
+from eci_common.outbox_writes import RelayWrites
 from eci_common.settings import OutboxSettings, check_lease, delivery_bound_s
 
-OUTBOX = "outbox"
-# Dropped when a relay releases a document (the beat stays, so that a later claim is a new token).
-RELEASED: Document = {LEASE_OWNER: "", LEGACY_LEASE_UNTIL: ""}
 IDLE_POLL_MAX_S = 5.0
 # While writers' wakes name their documents, the relay still searches this often for documents
 # nobody named (left by a crash, an outage, a failed round, another relay).
 FULL_SEARCH_EVERY_S = 30.0
-# Claims and releases of one round in flight at once.
-CONCURRENT_WRITES = 16
-# From this many documents a round claims and releases them with one `update_many` each: on
-# FerretDB a filter on `$in` reads the whole collection once, which beats that many commands by
-# `_id` for a large round and loses to them for a small one (bench/README.md, section 2).
-BULK_FROM = 16
-# A bulk release pulls the acknowledged entries of many documents in one update; past this many
-# bytes of entries it is split, so that no command nears MongoDB's 16 MiB limit.
-RELEASE_MAX_BYTES = 4 * 1024 * 1024
-
 log = get_logger(__name__)
 
 
@@ -162,7 +142,7 @@ class OutboxRelay:
         self._hinted: dict[Any, None] = {}
         self._search_wanted = True
         self._searched_at = time.monotonic()
-        self._writes = asyncio.Semaphore(CONCURRENT_WRITES)
+        self._store = RelayWrites(self._owner, locks)
         # One round at a time per relay: a relay may then take back its own leases at once.
         self._draining = asyncio.Lock()
         self._stopping = False
@@ -285,7 +265,9 @@ class OutboxRelay:
                 try:
                     for start in range(0, len(ids), size):
                         self._claimed_at = time.monotonic()
-                        documents = await self._claim_ids(collection, ids[start : start + size])
+                        documents = await self._store.claim_ids(
+                            collection, ids[start : start + size]
+                        )
                         if documents:
                             sent += await self._publish(collection, documents)
                 except Exception as exc:  # noqa: BLE001 - the next collections still go
@@ -302,27 +284,6 @@ class OutboxRelay:
                 total += len(doc[OUTBOX])
         return total
 
-    @staticmethod
-    def _pending() -> Document:
-        # Pending events, and none quarantined ahead of them (held back until resent).
-        return {f"{OUTBOX}.0": {"$exists": True}, f"{QUARANTINE}.0": {"$exists": False}}
-
-    def _claimable(self) -> Document:
-        # Pending, and no lease or one of ours that a failed round left behind (rounds of one
-        # relay never overlap: `_draining`). Other relays' leases: `_expired_leases`.
-        return {
-            **self._pending(),
-            "$or": [{LEASE_OWNER: None}, {LEASE_OWNER: self._owner}],
-        }
-
-    def _lease(self) -> Document:
-        # A new token: this owner, the next beat.
-        return {
-            "$set": {LEASE_OWNER: self._owner},
-            "$inc": {LEASE_BEAT: 1},
-            "$unset": {LEGACY_LEASE_UNTIL: ""},
-        }
-
     async def _claim(self, collection: Collection) -> Document | None:
         """Claims one document (the first claimable), or None when there is none."""
         claimed = await self._claim_batch(collection, 1)
@@ -335,12 +296,14 @@ class OutboxRelay:
             self._claimed_at = time.monotonic()  # before the claims: the lease runs from here
             # One search (it reads the whole collection on FerretDB), then one claim per found
             # document, which holds it against every other relay until the lease ends.
-            found = await collection.find(self._claimable(), {"_id": 1}).limit(limit).to_list()
+            found = (
+                await collection.find(self._store.claimable(), {"_id": 1}).limit(limit).to_list()
+            )
             expired = await self._expired_leases(collection) if len(found) < limit else []
             if not found and not expired:
                 return []
-            claimed = await self._claim_ids(collection, [doc["_id"] for doc in found])
-            claimed += await self._take_over(collection, expired[: limit - len(claimed)])
+            claimed = await self._store.claim_ids(collection, [doc["_id"] for doc in found])
+            claimed += await self._store.take_over(collection, expired[: limit - len(claimed)])
             if claimed:
                 return claimed
             # Another relay took every candidate between the search and the claim: search again.
@@ -349,67 +312,16 @@ class OutboxRelay:
         """Documents leased by other relays whose lease this relay has seen unchanged for
         `outbox_lease_s` (its own clock), with the token seen."""
         leased = await collection.find(
-            {**self._pending(), LEASE_OWNER: {"$ne": None}}, {LEASE_OWNER: 1, LEASE_BEAT: 1}
+            {**self._store.pending(), LEASE_OWNER: {"$ne": None}}, {LEASE_OWNER: 1, LEASE_BEAT: 1}
         ).to_list()
         seen = {doc["_id"]: token_of(doc) for doc in leased if doc[LEASE_OWNER] != self._owner}
         expired = self._watches[collection.name].expired(seen)
         return [(doc_id, seen[doc_id]) for doc_id in expired]
 
-    async def _take_over(
-        self, collection: Collection, expired: Sequence[tuple[Any, Token]]
-    ) -> list[Document]:
-        """Claims each document whose lease is still the expired token seen."""
-
-        async def take(item: tuple[Any, Token]) -> Document | None:
-            doc_id, token = item
-            found: Document | None = await collection.find_one_and_update(
-                {"_id": doc_id, **self._pending(), **token_filter(token)},
-                self._lease(),
-                return_document=ReturnDocument.AFTER,
-            )
-            if found is not None:
-                log.warning("outbox_lease_taken_over", collection=collection.name)
-            return found
-
-        tokens = dict(expired)
-        claimed = await self._each(
-            collection, list(tokens), lambda doc_id: take((doc_id, tokens[doc_id]))
-        )
-        return [doc for doc in claimed if doc is not None]
-
-    async def _claim_ids(self, collection: Collection, ids: Sequence[Any]) -> list[Document]:
-        """Claims each of these documents that has pending events and no live lease, and returns
-        the claimed ones in the order given, as they are under the lease (events appended since
-        the search are in it)."""
-        if not ids:
-            return []
-        claimable = self._claimable()
-        lease = self._lease()
-        if len(ids) >= BULK_FROM:
-            # One conditional update, which MongoDB applies atomically per document: of two
-            # relays, one gets each. Then one read of what the lease now covers.
-            async with self._hold(collection, ids):
-                await collection.update_many({"_id": {"$in": list(ids)}, **claimable}, lease)
-            mine = await collection.find(
-                {"_id": {"$in": list(ids)}, LEASE_OWNER: self._owner}
-            ).to_list()
-            position = {doc_id: index for index, doc_id in enumerate(ids)}
-            return sorted(mine, key=lambda doc: position[doc["_id"]])
-
-        async def claim(doc_id: Any) -> Document | None:
-            # Conditional and atomic per document on MongoDB: of two relays, one gets it.
-            found: Document | None = await collection.find_one_and_update(
-                {"_id": doc_id, **claimable}, lease, return_document=ReturnDocument.AFTER
-            )
-            return found
-
-        claimed = await self._each(collection, ids, claim)
-        return [doc for doc in claimed if doc is not None]
-
     async def _publish(self, collection: Collection, documents: list[Document]) -> int:
         deliveries = Deliveries([doc[OUTBOX] for doc in documents])
         renewal = Renewal(
-            lambda: self._renew(collection, [doc["_id"] for doc in documents]),
+            lambda: self._store.renew(collection, [doc["_id"] for doc in documents]),
             lease_s=self._settings.outbox_lease_s,
             delivery_bound=self._delivery_bound,
             claimed_at=self._claimed_at,
@@ -430,7 +342,7 @@ class OutboxRelay:
                 documents[index]["_id"]: (documents[index][OUTBOX][confirmed[index]], reason)
                 for index, reason in refused.items()
             }
-            await self._release(collection, sent, set_aside)
+            await self._store.release(collection, sent, set_aside)
         published = [entry for _, entries in sent for entry in entries]
         self._count(published, [entry for entry, _ in set_aside.values()])
         for entry, reason in set_aside.values():
@@ -452,126 +364,6 @@ class OutboxRelay:
             raise error
         return len(published)
 
-    async def _renew(self, collection: Collection, ids: Sequence[Any]) -> bool:
-        """A new beat on each of these documents this relay still leases; whether it still
-        leased them all."""
-        beat: Document = {"$inc": {LEASE_BEAT: 1}}
-        if len(ids) >= BULK_FROM:
-            async with self._hold(collection, ids):
-                result = await collection.update_many(
-                    {"_id": {"$in": list(ids)}, LEASE_OWNER: self._owner}, beat
-                )
-            renewed = result.matched_count
-        else:
-
-            async def renew(doc_id: Any) -> int:
-                done = await collection.update_one({"_id": doc_id, LEASE_OWNER: self._owner}, beat)
-                return done.matched_count
-
-            renewed = sum(await self._each(collection, ids, renew))
-        if renewed < len(ids):
-            log.error("outbox_lease_lost", collection=collection.name, lost=len(ids) - renewed)
-            return False
-        return True
-
-    async def _release(
-        self,
-        collection: Collection,
-        sent: Sequence[tuple[Any, list[Document]]],
-        set_aside: dict[Any, tuple[Any, str]] | None = None,
-    ) -> None:
-        """Pulls the acknowledged entries of each document, moves a refused one to its
-        quarantine, and drops its lease, one update per document. Only documents still leased by
-        this relay are touched: a lease that expired and passed to another relay is that
-        relay's to drop."""
-        set_aside = set_aside or {}
-        if set_aside:
-            await self._quarantine(collection, dict(sent), set_aside)
-            sent = [(doc_id, entries) for doc_id, entries in sent if doc_id not in set_aside]
-        if len(sent) >= BULK_FROM:
-            await self._release_bulk(collection, sent)
-            return
-        pulled = dict(sent)
-
-        async def release(doc_id: Any) -> None:
-            # $pullAll of the exact entries read: FerretDB v1 ignores a $pull by condition.
-            # Events appended meanwhile are different entries and stay.
-            update: Document = {"$unset": RELEASED}
-            if pulled[doc_id]:
-                update["$pullAll"] = {OUTBOX: pulled[doc_id]}
-            await collection.update_one({"_id": doc_id, LEASE_OWNER: self._owner}, update)
-
-        await self._each(collection, list(pulled), release)
-
-    async def _quarantine(
-        self,
-        collection: Collection,
-        pulled: dict[Any, list[Document]],
-        set_aside: dict[Any, tuple[Any, str]],
-    ) -> None:
-        """For each document with a refused entry: its acknowledged entries and the refused one
-        out of the outbox, the refused one into the quarantine, the lease dropped."""
-
-        async def quarantine(doc_id: Any) -> None:
-            entry, reason = set_aside[doc_id]
-            await collection.update_one(
-                {"_id": doc_id, LEASE_OWNER: self._owner},
-                {
-                    "$unset": RELEASED,
-                    "$pullAll": {OUTBOX: [*pulled.get(doc_id, []), entry]},
-                    "$push": {QUARANTINE: quarantined(entry, reason)},
-                },
-            )
-
-        await self._each(collection, list(set_aside), quarantine)
-
-    async def _release_bulk(
-        self, collection: Collection, sent: Sequence[tuple[Any, list[Document]]]
-    ) -> None:
-        """As `_release`, in as few updates as the size of the entries allows."""
-        for chunk in _chunks(sent, RELEASE_MAX_BYTES):
-            ids = [doc_id for doc_id, _ in chunk]
-            # Each entry (with its event id) is in one document only, so one list pulls every
-            # document's own entries.
-            pulled = [entry for _, entries in chunk for entry in entries]
-            update: Document = {"$unset": RELEASED}
-            if pulled:
-                update["$pullAll"] = {OUTBOX: pulled}
-            async with self._hold(collection, ids):
-                await collection.update_many(
-                    {"_id": {"$in": ids}, LEASE_OWNER: self._owner}, update
-                )
-
-    @contextlib.asynccontextmanager
-    async def _hold(self, collection: Collection, ids: Sequence[Any]) -> AsyncIterator[None]:
-        """The locks of several documents, taken in one global order: two relays of a process
-        never wait on each other in a cycle, and a service writer holds one lock at a time."""
-        async with contextlib.AsyncExitStack() as stack:
-            for doc_id in sorted(ids, key=repr):
-                await stack.enter_async_context(self._locks.hold(collection.name, doc_id))
-            yield
-
-    async def _each(
-        self,
-        collection: Collection,
-        ids: Sequence[Any],
-        write: Callable[[Any], Awaitable[Any]],
-    ) -> list[Any]:
-        """`write(id)` for every id, concurrently up to CONCURRENT_WRITES, each under its
-        document's lock (one lock at a time per task: no cycle with the service writers); the
-        results in the order of `ids`. Every write is awaited, whatever fails; then the first
-        failure is raised."""
-
-        async def locked(doc_id: Any) -> Any:
-            async with self._writes, self._locks.hold(collection.name, doc_id):
-                return await write(doc_id)
-
-        results = await asyncio.gather(*(locked(doc_id) for doc_id in ids), return_exceptions=True)
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
-        return results
-
     def _count(self, published: Sequence[Document], refused: Sequence[Any] = ()) -> None:
         self.published += len(published)
         self.quarantined += len(refused)
@@ -582,19 +374,3 @@ class OutboxRelay:
             for entry in refused:
                 topic = str(entry.get("topic")) if isinstance(entry, dict) else "unreadable"
                 self._metrics.outbox_quarantined.labels(service, topic).inc()
-
-
-def _chunks(
-    sent: Sequence[tuple[Any, list[Document]]], max_bytes: int
-) -> Iterable[Sequence[tuple[Any, list[Document]]]]:
-    """Consecutive runs of documents whose entries weigh at most `max_bytes` together (a run
-    has at least one document, however large)."""
-    start, weight = 0, 0
-    for index, (_, entries) in enumerate(sent):
-        size = sum(len(entry["body"]) + len(str(entry["headers"])) for entry in entries)
-        if size and index > start and weight + size > max_bytes:
-            yield sent[start:index]
-            start, weight = index, 0
-        weight += size
-    if start < len(sent):
-        yield sent[start:]
