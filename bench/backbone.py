@@ -197,7 +197,7 @@ async def relay_drain(
         relay = OutboxRelay(
             [watched],
             publisher,
-            OutboxSettings(outbox_poll_interval_s=0.2, outbox_lease_s=30, outbox_batch_size=batch),
+            OutboxSettings(outbox_poll_interval_s=0.2, outbox_lease_s=90, outbox_batch_size=batch),
             DocumentLocks(),
         )
         started = time.perf_counter()

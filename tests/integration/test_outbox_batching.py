@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from eci_common import outbox
+from eci_common import outbox_writes
 from eci_common.envelope import KafkaRecord, new_event
 from eci_common.events.registry import CompanyRegisteredV1
 from eci_common.kafka import BrokerPublisher
@@ -30,7 +30,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 def round_writes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Each test runs with claims and releases one command per document, then with one
     `update_many` per round (the relay picks by the round's size; here every round is forced)."""
-    monkeypatch.setattr(outbox, "BULK_FROM", 1 if request.param == "bulk" else 10**9)
+    monkeypatch.setattr(outbox_writes, "BULK_FROM", 1 if request.param == "bulk" else 10**9)
     return str(request.param)
 
 

@@ -84,7 +84,7 @@ async def test_a_claimed_document_is_not_published_by_a_second_relay(
         async def publish(self, record: object) -> None:
             raise AssertionError("must not publish a document leased by another relay")
 
-    first = OutboxRelay([collection], Unused(), OutboxSettings(outbox_lease_s=60), DocumentLocks())
+    first = OutboxRelay([collection], Unused(), OutboxSettings(outbox_lease_s=120), DocumentLocks())
     assert await first._claim(collection) is not None
     second = OutboxRelay([collection], Unused(), OutboxSettings(), DocumentLocks())
     assert await second.drain() == 0

@@ -110,7 +110,7 @@ def service_env(name: str, port: int) -> dict[str, str]:
         f"{prefix}_CONSUMER_BACKOFF_INITIAL_S": "0.2",
         f"{prefix}_CONSUMER_BACKOFF_MAX_S": "10",
         f"{prefix}_OUTBOX_POLL_INTERVAL_S": "0.5",
-        f"{prefix}_OUTBOX_LEASE_S": "30",
+        f"{prefix}_OUTBOX_LEASE_S": "90",
         f"{prefix}_SHUTDOWN_TIMEOUT_S": "10",
     }
 

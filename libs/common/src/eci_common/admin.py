@@ -16,6 +16,12 @@ from eci_common import admin_tokens, topics
 from eci_common.dead_letters import read_dead_letters, replay, select
 from eci_common.kafka import client_security_kwargs
 from eci_common.mongo import create_mongo_client
+from eci_common.outbox_quarantine import (
+    RESEND_REQUESTS,
+    event_id_of,
+    list_quarantined,
+    request_resend,
+)
 from eci_common.settings import KafkaSettings, MongoSettings
 
 app = typer.Typer(help=__doc__, no_args_is_help=True)
@@ -23,7 +29,11 @@ dead = typer.Typer(help="Dead letters of a service: list, show, replay.", no_arg
 app.add_typer(dead, name="dead-letters")
 
 SERVICES = ("registry", "projects", "notifications")
-OUTBOXES = {"registry": ("companies", "clusters"), "projects": ("projects",)}
+OUTBOXES = {
+    "registry": ("companies", "clusters"),
+    "projects": ("projects",),
+    "notifications": ("notifications",),
+}
 Service = Annotated[str, typer.Argument(help="registry, projects or notifications")]
 
 
@@ -72,26 +82,82 @@ async def _topics_status(settings: KafkaSettings) -> None:
         await admin.close()
 
 
-@app.command()
-def outbox() -> None:
-    """Events waiting in each service's outboxes."""
-    asyncio.run(_outbox())
+outbox = typer.Typer(
+    help="Events waiting in each service's outboxes, the quarantined ones, and their resend.",
+    invoke_without_command=True,
+)
+app.add_typer(outbox, name="outbox")
+
+
+def _database_name(service: str) -> str:
+    return os.environ.get(f"{service.upper()}_MONGODB_DATABASE", f"eci_{service}")
+
+
+@outbox.callback()
+def outbox_status(ctx: typer.Context) -> None:
+    """Events waiting in each service's outboxes; each quarantined event (refused for good by
+    the broker, or unreadable) with its reason, and how many events wait behind it."""
+    if ctx.invoked_subcommand is None:
+        asyncio.run(_outbox())
 
 
 async def _outbox() -> None:
     client = create_mongo_client(MongoSettings(mongodb_database="admin"))
     try:
         for service, collections in OUTBOXES.items():
-            database = client[
-                os.environ.get(f"{service.upper()}_MONGODB_DATABASE", f"eci_{service}")
-            ]
+            database = client[_database_name(service)]
             for name in collections:
                 waiting = 0
                 async for document in database[name].find(
                     {"outbox.0": {"$exists": True}}, {"outbox": 1}
                 ):
                     waiting += len(document["outbox"])
-                typer.echo(f"{service:14} {name:12} {waiting} waiting")
+                items = await list_quarantined(database[name])
+                typer.echo(f"{service:14} {name:22} {waiting} waiting, {len(items)} quarantined")
+                for doc_id, item in items:
+                    entry = item["entry"] if isinstance(item["entry"], dict) else {}
+                    typer.echo(
+                        f"  quarantined {event_id_of(item['entry'])} "
+                        f"type={entry.get('headers', {}).get('ce_type')} "
+                        f"topic={entry.get('topic')} aggregate={doc_id} since={item['at']} "
+                        f"reason={str(item['reason'])[:200]}"
+                    )
+    finally:
+        await client.close()
+
+
+@outbox.command("resend")
+def outbox_resend(
+    service: Annotated[str, typer.Argument(help=", ".join(OUTBOXES))],
+    event_id: Annotated[str | None, typer.Argument(help="the quarantined event")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="every quarantined event")] = False,
+    wait_s: Annotated[float, typer.Option(help="how long to wait for the relay")] = 30.0,
+) -> None:
+    """Puts quarantined events back at the head of their outbox (after the fix): the service's
+    relay does it on its next search, under its document locks, and publishes them, then the
+    events held behind them."""
+    if service not in OUTBOXES:
+        raise typer.BadParameter(f"unknown service {service!r}; one of {', '.join(OUTBOXES)}")
+    if (event_id is None) == (not all_):
+        raise typer.BadParameter("say which: an EVENT_ID or --all")
+    done = asyncio.run(_resend(service, event_id, wait_s))
+    if not done:
+        typer.echo(f"resend requested; the {service} relay has not taken it within {wait_s:g} s")
+        raise typer.Exit(1)
+    typer.echo(f"resend of {event_id or 'every quarantined event'} taken by the {service} relay")
+
+
+async def _resend(service: str, event_id: str | None, wait_s: float) -> bool:
+    client = create_mongo_client(MongoSettings(mongodb_database="admin"))
+    try:
+        database = client[_database_name(service)]
+        request_id = await request_resend(database, event_id)
+        deadline = asyncio.get_running_loop().time() + wait_s
+        while asyncio.get_running_loop().time() < deadline:
+            if await database[RESEND_REQUESTS].find_one({"_id": request_id}) is None:
+                return True
+            await asyncio.sleep(0.2)
+        return False
     finally:
         await client.close()
 

@@ -36,6 +36,13 @@ class Metrics:
             ["service", "topic"],
             registry=self.registry,
         )
+        self.outbox_quarantined = Counter(
+            "eci_outbox_quarantined",
+            "Outbox events the broker refused for good (or unreadable), set aside with the later "
+            "events of their aggregate until an operator resends them (eci-admin outbox).",
+            ["service", "topic"],
+            registry=self.registry,
+        )
         self.handler_seconds = Histogram(
             "eci_handler_seconds",
             "Time to handle one record, retries included.",

@@ -3,27 +3,31 @@
 A state change and the events it causes are written in one single-document write: the events
 ride in the aggregate's own document, in an `outbox` array, in the order they happened. The relay
 works in rounds of up to `outbox_batch_size` documents: it claims documents with pending events
-with a lease (so that two relays never publish the same document at once), queues every pending
-event of every claimed document with the producer, each document's in order, waits for all the
-acknowledgements (`acks=all`) together, then pulls out of each document exactly the events
+with a lease (so that two relays never publish the same document at once; renewed during the
+round, judged without comparing clocks: `eci_common.outbox_lease`), sends each document's events
+one at a time, the next once the previous one is acknowledged (`acks=all`), the documents side by
+side (`eci_common.outbox_sending`), then pulls out of each document exactly the events
 acknowledged, up to its first one that was not, and drops the leases. A crash between publishing
 and pulling republishes them: delivery is at least once, and consumers deduplicate on the
 CloudEvents `source` + `id`.
 
+An entry the broker refuses for good (or that cannot be read) is moved to the document's
+quarantine and the round goes on with every other document and collection; the later events of
+that aggregate wait behind it until an operator resends it (`eci_common.outbox_quarantine`).
+A passing failure (broker down) leaves the entry for the next round, retried without limit; the
+other collections are still tried in the same round.
+
 Which documents a round claims: a writer that knows the aggregate it wrote rings `wake(id)`, and
 the next round claims exactly those ids; a plain `wake()`, the poll, the first round and at least
 one round every `FULL_SEARCH_EVERY_S` search the collections for every document with pending
-events (what a crash, an outage or another relay's expired lease left behind). A small round
-claims and releases its documents with one command per document, by `_id`, run concurrently:
-FerretDB hands an equality on `_id` to its storage but evaluates `$in` and `$exists` itself on
-every document, so such a round costs in proportion to its documents, not to the collection. A
-round of `BULK_FROM` documents or more uses one conditional `update_many` to claim (then one
-read of what it got) and one to release, each reading the collection once.
+events (what a crash, an outage or another relay's expired lease left behind), and carry out the
+operators' resend requests. How a round writes (per document or in bulk) is in
+`eci_common.outbox_writes`.
 
-Every relay write to an aggregate (claim, release) holds that document's lock
-(`eci_common.locks`): FerretDB applies an update as a read then a whole-document replace, so an
-unlocked relay write racing a service write could drop the service's change or a new outbox
-entry. Reads (the search) take no lock.
+Every relay write to an aggregate (claim, renewal, release, quarantine, resend) holds that
+document's lock (`eci_common.locks`): FerretDB applies an update as a read then a whole-document
+replace, so an unlocked relay write racing a service write could drop the service's change or a
+new outbox entry. Reads (the search) take no lock.
 """
 
 import asyncio
@@ -31,11 +35,8 @@ import contextlib
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterable, Sequence
 from typing import Any
-
-from pymongo import ReturnDocument
 
 from eci_common.envelope import Event, KafkaRecord, to_record
 from eci_common.events.base import EventPayload
@@ -44,26 +45,23 @@ from eci_common.locks import DocumentLocks
 from eci_common.logging import get_logger
 from eci_common.metrics import Metrics
 from eci_common.mongo import Collection, Document
-from eci_common.outbox_sending import Deliveries, RecordSender, sender_for
-from eci_common.settings import OutboxSettings
+from eci_common.outbox_lease import (
+    LEASE_BEAT,
+    LEASE_OWNER,
+    LeaseWatch,
+    Renewal,
+    Token,
+    token_of,
+)
+from eci_common.outbox_quarantine import OUTBOX, resend_requested
+from eci_common.outbox_sending import CorruptEntry, Deliveries, RecordSender, sender_for
+from eci_common.outbox_writes import RelayWrites
+from eci_common.settings import OutboxSettings, check_lease, delivery_bound_s
 
-OUTBOX = "outbox"
-LEASE_UNTIL = "outbox_lease_until"
-LEASE_OWNER = "outbox_lease_owner"
 IDLE_POLL_MAX_S = 5.0
 # While writers' wakes name their documents, the relay still searches this often for documents
 # nobody named (left by a crash, an outage, a failed round, another relay).
 FULL_SEARCH_EVERY_S = 30.0
-# Claims and releases of one round in flight at once.
-CONCURRENT_WRITES = 16
-# From this many documents a round claims and releases them with one `update_many` each: on
-# FerretDB a filter on `$in` reads the whole collection once, which beats that many commands by
-# `_id` for a large round and loses to them for a small one (bench/README.md, section 2).
-BULK_FROM = 16
-# A bulk release pulls the acknowledged entries of many documents in one update; past this many
-# bytes of entries it is split, so that no command nears MongoDB's 16 MiB limit.
-RELEASE_MAX_BYTES = 4 * 1024 * 1024
-
 log = get_logger(__name__)
 
 
@@ -89,13 +87,16 @@ def outbox_push(events: Sequence[Event[EventPayload]]) -> Document:
     return {OUTBOX: {"$each": outbox_entries(events)}}
 
 
-def _record(entry: Document) -> KafkaRecord:
-    return KafkaRecord(
-        topic=entry["topic"],
-        key=entry["key"],
-        headers=dict(entry["headers"]),
-        body=entry["body"].encode(),
-    )
+def _record(entry: Any) -> KafkaRecord:
+    try:
+        return KafkaRecord(
+            topic=str(entry["topic"]),
+            key=str(entry["key"]),
+            headers={str(name): str(value) for name, value in dict(entry["headers"]).items()},
+            body=entry["body"].encode(),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError, UnicodeError) as exc:
+        raise CorruptEntry(f"the entry cannot be read as a record ({exc!r:.200})") from exc
 
 
 async def ensure_outbox_indexes(collection: Collection) -> None:
@@ -113,20 +114,35 @@ class OutboxRelay:
         settings: OutboxSettings,
         locks: DocumentLocks,
         metrics: Metrics | None = None,
+        *,
+        delivery_bound: float | None = None,
     ) -> None:
+        """`delivery_bound`: the longest the producer takes to settle a record (by default that
+        of the settings' `kafka_request_timeout_ms` when they have one, else of 30 s); the lease
+        must outlast it (`check_lease`, a ValueError otherwise)."""
+        request_timeout_ms = getattr(settings, "kafka_request_timeout_ms", 30_000)
+        self._delivery_bound = (
+            delivery_bound_s(request_timeout_ms) if delivery_bound is None else delivery_bound
+        )
+        check_lease(settings.outbox_lease_s, self._delivery_bound)
         self._metrics = metrics
         self._collections = collections
         self._locks = locks
         self._sender = sender_for(publisher)
         self._settings = settings
         self._owner = str(uuid.uuid4())
+        self._watches = {
+            collection.name: LeaseWatch(settings.outbox_lease_s) for collection in collections
+        }
+        self._claimed_at = time.monotonic()
+        self.quarantined = 0
         self._wakeup = asyncio.Event()
         # Ids named by writers since the last round (insertion-ordered), and whether a writer
         # asked for a search.
         self._hinted: dict[Any, None] = {}
         self._search_wanted = True
         self._searched_at = time.monotonic()
-        self._writes = asyncio.Semaphore(CONCURRENT_WRITES)
+        self._store = RelayWrites(self._owner, locks)
         # One round at a time per relay: a relay may then take back its own leases at once.
         self._draining = asyncio.Lock()
         self._stopping = False
@@ -223,12 +239,19 @@ class OutboxRelay:
         the collection, while the writers name those documents for the next round anyway."""
         sent = 0
         limit = self._settings.outbox_batch_size
+        failures: list[Exception] = []
         async with self._draining:
+            await resend_requested(list(self._collections), self._locks)
             for collection in self._collections:
-                while documents := await self._claim_batch(collection, limit):
-                    sent += await self._publish(collection, documents)
-                    if not until_empty and len(documents) < limit:
-                        break
+                try:
+                    while documents := await self._claim_batch(collection, limit):
+                        sent += await self._publish(collection, documents)
+                        if not until_empty and len(documents) < limit:
+                            break
+                except Exception as exc:  # noqa: BLE001 - the next collections still go
+                    failures.append(exc)
+        if failures:
+            raise failures[0]
         return sent
 
     async def drain_ids(self, ids: Sequence[Any]) -> int:
@@ -236,12 +259,21 @@ class OutboxRelay:
         collections they are; returns how many were sent."""
         sent = 0
         size = self._settings.outbox_batch_size
+        failures: list[Exception] = []
         async with self._draining:
             for collection in self._collections:
-                for start in range(0, len(ids), size):
-                    documents = await self._claim_ids(collection, ids[start : start + size])
-                    if documents:
-                        sent += await self._publish(collection, documents)
+                try:
+                    for start in range(0, len(ids), size):
+                        self._claimed_at = time.monotonic()
+                        documents = await self._store.claim_ids(
+                            collection, ids[start : start + size]
+                        )
+                        if documents:
+                            sent += await self._publish(collection, documents)
+                except Exception as exc:  # noqa: BLE001 - the next collections still go
+                    failures.append(exc)
+        if failures:
+            raise failures[0]
         return sent
 
     async def backlog(self) -> int:
@@ -252,18 +284,6 @@ class OutboxRelay:
                 total += len(doc[OUTBOX])
         return total
 
-    def _claimable(self, now: datetime) -> Document:
-        # A document with pending events and no lease, an expired one, or one of ours that a
-        # failed round left behind (rounds of one relay never overlap: `_draining`).
-        return {
-            f"{OUTBOX}.0": {"$exists": True},
-            "$or": [
-                {LEASE_UNTIL: None},
-                {LEASE_UNTIL: {"$lt": now}},
-                {LEASE_OWNER: self._owner},
-            ],
-        }
-
     async def _claim(self, collection: Collection) -> Document | None:
         """Claims one document (the first claimable), or None when there is none."""
         claimed = await self._claim_batch(collection, 1)
@@ -273,70 +293,66 @@ class OutboxRelay:
         """Claims up to `limit` documents with pending events and returns them as they are under
         the lease, oldest first; an empty list when nothing is left to claim."""
         while True:
+            self._claimed_at = time.monotonic()  # before the claims: the lease runs from here
             # One search (it reads the whole collection on FerretDB), then one claim per found
             # document, which holds it against every other relay until the lease ends.
             found = (
-                await collection.find(self._claimable(datetime.now(UTC)), {"_id": 1})
-                .limit(limit)
-                .to_list()
+                await collection.find(self._store.claimable(), {"_id": 1}).limit(limit).to_list()
             )
-            if not found:
+            expired = await self._expired_leases(collection) if len(found) < limit else []
+            if not found and not expired:
                 return []
-            claimed = await self._claim_ids(collection, [doc["_id"] for doc in found])
+            claimed = await self._store.claim_ids(collection, [doc["_id"] for doc in found])
+            claimed += await self._store.take_over(collection, expired[: limit - len(claimed)])
             if claimed:
                 return claimed
             # Another relay took every candidate between the search and the claim: search again.
 
-    async def _claim_ids(self, collection: Collection, ids: Sequence[Any]) -> list[Document]:
-        """Claims each of these documents that has pending events and no live lease, and returns
-        the claimed ones in the order given, as they are under the lease (events appended since
-        the search are in it)."""
-        now = datetime.now(UTC)
-        claimable = self._claimable(now)
-        lease = {
-            "$set": {
-                LEASE_UNTIL: now + timedelta(seconds=self._settings.outbox_lease_s),
-                LEASE_OWNER: self._owner,
-            }
-        }
-        if len(ids) >= BULK_FROM:
-            # One conditional update, which MongoDB applies atomically per document: of two
-            # relays, one gets each. Then one read of what the lease now covers.
-            async with self._hold(collection, ids):
-                await collection.update_many({"_id": {"$in": list(ids)}, **claimable}, lease)
-            mine = await collection.find(
-                {"_id": {"$in": list(ids)}, LEASE_OWNER: self._owner}
-            ).to_list()
-            position = {doc_id: index for index, doc_id in enumerate(ids)}
-            return sorted(mine, key=lambda doc: position[doc["_id"]])
-
-        async def claim(doc_id: Any) -> Document | None:
-            # Conditional and atomic per document on MongoDB: of two relays, one gets it.
-            found: Document | None = await collection.find_one_and_update(
-                {"_id": doc_id, **claimable}, lease, return_document=ReturnDocument.AFTER
-            )
-            return found
-
-        claimed = await self._each(collection, ids, claim)
-        return [doc for doc in claimed if doc is not None]
+    async def _expired_leases(self, collection: Collection) -> list[tuple[Any, Token]]:
+        """Documents leased by other relays whose lease this relay has seen unchanged for
+        `outbox_lease_s` (its own clock), with the token seen."""
+        leased = await collection.find(
+            {**self._store.pending(), LEASE_OWNER: {"$ne": None}}, {LEASE_OWNER: 1, LEASE_BEAT: 1}
+        ).to_list()
+        seen = {doc["_id"]: token_of(doc) for doc in leased if doc[LEASE_OWNER] != self._owner}
+        expired = self._watches[collection.name].expired(seen)
+        return [(doc_id, seen[doc_id]) for doc_id in expired]
 
     async def _publish(self, collection: Collection, documents: list[Document]) -> int:
-        deliveries = Deliveries(len(documents))
+        deliveries = Deliveries([doc[OUTBOX] for doc in documents])
+        renewal = Renewal(
+            lambda: self._store.renew(collection, [doc["_id"] for doc in documents]),
+            lease_s=self._settings.outbox_lease_s,
+            delivery_bound=self._delivery_bound,
+            claimed_at=self._claimed_at,
+        )
         try:
-            records = [[_record(entry) for entry in doc[OUTBOX]] for doc in documents]
-            await deliveries.send(self._sender, records)
-            await deliveries.wait()
+            async with renewal.running():
+                await deliveries.send(self._sender, _record, renewal.may_send)
         finally:
-            # Also when cancelled or failed: what was acknowledged is pulled, the rest stays for
-            # the next round, and the leases go either way.
+            # Also when cancelled or failed: what was acknowledged is pulled, what was refused
+            # for good is quarantined, the rest stays for the next round, and the leases go.
             confirmed = deliveries.confirmed()
+            refused = deliveries.refused()
             sent = [
                 (doc["_id"], doc[OUTBOX][:count])
                 for doc, count in zip(documents, confirmed, strict=True)
             ]
-            await self._release(collection, sent)
+            set_aside = {
+                documents[index]["_id"]: (documents[index][OUTBOX][confirmed[index]], reason)
+                for index, reason in refused.items()
+            }
+            await self._store.release(collection, sent, set_aside)
         published = [entry for _, entries in sent for entry in entries]
-        self._count(published)
+        self._count(published, [entry for entry, _ in set_aside.values()])
+        for entry, reason in set_aside.values():
+            log.error(
+                "outbox_entry_quarantined",
+                collection=collection.name,
+                event_id=entry.get("id") if isinstance(entry, dict) else None,
+                topic=entry.get("topic") if isinstance(entry, dict) else None,
+                reason=reason,
+            )
         log.debug(
             "outbox_published",
             collection=collection.name,
@@ -348,92 +364,13 @@ class OutboxRelay:
             raise error
         return len(published)
 
-    async def _release(
-        self, collection: Collection, sent: Sequence[tuple[Any, list[Document]]]
-    ) -> None:
-        """Pulls the acknowledged entries of each document and drops its lease, one update per
-        document. Only documents still leased by this relay are touched: a lease that expired
-        and passed to another relay is that relay's to drop."""
-        if len(sent) >= BULK_FROM:
-            await self._release_bulk(collection, sent)
-            return
-        pulled = dict(sent)
-
-        async def release(doc_id: Any) -> None:
-            # $pullAll of the exact entries read: FerretDB v1 ignores a $pull by condition.
-            # Events appended meanwhile are different entries and stay.
-            update: Document = {"$unset": {LEASE_UNTIL: "", LEASE_OWNER: ""}}
-            if pulled[doc_id]:
-                update["$pullAll"] = {OUTBOX: pulled[doc_id]}
-            await collection.update_one({"_id": doc_id, LEASE_OWNER: self._owner}, update)
-
-        await self._each(collection, list(pulled), release)
-
-    async def _release_bulk(
-        self, collection: Collection, sent: Sequence[tuple[Any, list[Document]]]
-    ) -> None:
-        """As `_release`, in as few updates as the size of the entries allows."""
-        for chunk in _chunks(sent, RELEASE_MAX_BYTES):
-            ids = [doc_id for doc_id, _ in chunk]
-            # Each entry (with its event id) is in one document only, so one list pulls every
-            # document's own entries.
-            pulled = [entry for _, entries in chunk for entry in entries]
-            update: Document = {"$unset": {LEASE_UNTIL: "", LEASE_OWNER: ""}}
-            if pulled:
-                update["$pullAll"] = {OUTBOX: pulled}
-            async with self._hold(collection, ids):
-                await collection.update_many(
-                    {"_id": {"$in": ids}, LEASE_OWNER: self._owner}, update
-                )
-
-    @contextlib.asynccontextmanager
-    async def _hold(self, collection: Collection, ids: Sequence[Any]) -> AsyncIterator[None]:
-        """The locks of several documents, taken in one global order: two relays of a process
-        never wait on each other in a cycle, and a service writer holds one lock at a time."""
-        async with contextlib.AsyncExitStack() as stack:
-            for doc_id in sorted(ids, key=repr):
-                await stack.enter_async_context(self._locks.hold(collection.name, doc_id))
-            yield
-
-    async def _each(
-        self,
-        collection: Collection,
-        ids: Sequence[Any],
-        write: Callable[[Any], Awaitable[Any]],
-    ) -> list[Any]:
-        """`write(id)` for every id, concurrently up to CONCURRENT_WRITES, each under its
-        document's lock (one lock at a time per task: no cycle with the service writers); the
-        results in the order of `ids`. Every write is awaited, whatever fails; then the first
-        failure is raised."""
-
-        async def locked(doc_id: Any) -> Any:
-            async with self._writes, self._locks.hold(collection.name, doc_id):
-                return await write(doc_id)
-
-        results = await asyncio.gather(*(locked(doc_id) for doc_id in ids), return_exceptions=True)
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
-        return results
-
-    def _count(self, published: Sequence[Document]) -> None:
+    def _count(self, published: Sequence[Document], refused: Sequence[Any] = ()) -> None:
         self.published += len(published)
+        self.quarantined += len(refused)
         if self._metrics is not None:
+            service = self._metrics.service
             for topic, count in Counter(entry["topic"] for entry in published).items():
-                self._metrics.published.labels(self._metrics.service, topic).inc(count)
-
-
-def _chunks(
-    sent: Sequence[tuple[Any, list[Document]]], max_bytes: int
-) -> Iterable[Sequence[tuple[Any, list[Document]]]]:
-    """Consecutive runs of documents whose entries weigh at most `max_bytes` together (a run
-    has at least one document, however large)."""
-    start, weight = 0, 0
-    for index, (_, entries) in enumerate(sent):
-        size = sum(len(entry["body"]) + len(str(entry["headers"])) for entry in entries)
-        if size and index > start and weight + size > max_bytes:
-            yield sent[start:index]
-            start, weight = index, 0
-        weight += size
-    if start < len(sent):
-        yield sent[start:]
+                self._metrics.published.labels(service, topic).inc(count)
+            for entry in refused:
+                topic = str(entry.get("topic")) if isinstance(entry, dict) else "unreadable"
+                self._metrics.outbox_quarantined.labels(service, topic).inc()

@@ -1,33 +1,78 @@
-"""How the outbox relay sends a batch: every record queued in order, then the acknowledgements
-gathered, then, per document, how many of its leading records the broker acknowledged.
+"""How the outbox relay sends a round: at most one unacknowledged record per document (per
+aggregate, hence per key) at a time, the records of different documents pipelined; and which
+refusals are for good (the entry is quarantined) or passing (the entry waits for the next round).
 
-`send` returns once the record is in the producer's queue (aiokafka's accumulator), not once it is
-acknowledged. Records queued one after the other by one coroutine keep that order in the queue;
-the records of one key go to one partition; aiokafka sends at most one request per partition at a
-time and, with `enable_idempotence=True`, retries a failed request with the same sequence numbers
-and never expires one in flight. So the order per key on the topic is the order of the calls,
-acknowledgements can be awaited together, and no record waits for the previous one's round trip.
+Order per key. A document's next record is handed to the producer only once the broker has
+acknowledged the previous one; a record that failed ends the document's part of the round, and
+the next round starts after every acknowledgement of this one is in. So no later event of an
+aggregate is ever in the producer while an earlier one is unacknowledged, and aiokafka cannot put
+it on the topic first, whatever it does with a failed batch (a batch that expired in its queue
+without a leader, or that the broker refused, is not written; a later batch of the partition may
+be). A record that failed on the client's side yet reached the topic (an acknowledgement lost) is
+sent again by the next round before the later ones: a duplicate, never an inversion, and
+consumers deduplicate. Documents are sent side by side, each as a chain of record then
+acknowledgement: records of different keys are in the producer together (aiokafka batches them)
+and no record waits for another key's round trip, nor for a slow partition of another key. A
+document with n pending events takes n round trips.
 
-A document's records count as published only up to its first record that was not acknowledged:
-the relay pulls that prefix and no more, so an event is never pulled while an earlier one of the
-same document waits for the next round. What pipelining cannot rule out: aiokafka fails a batch
-for good only when it is still queued after `request_timeout_ms` without a partition leader, or
-when the broker refuses it for good; a later batch of the same partition may then succeed, and
-the failed events reach the topic after it, when the next round sends them again (with the later
-ones, again). Consumers' deduplication and version guards absorb that, as they absorb any
-republished event; sending one record at a time (the relay before batching) ruled it out.
+Permanent refusals: aiokafka's errors that no retry can cure (record too large, topic not
+authorised, invalid topic, policy), a topic that does not exist (aiokafka's
+`UnknownTopicOrPartitionError` after its metadata wait, confirmed by a metadata answer of the
+broker that lists no such topic: a broker that cannot be reached is not a missing topic), and an
+outbox entry that cannot be turned into a record. Everything else (broker down, no leader,
+timeouts) is passing: the relay retries, without limit, and never quarantines.
 """
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
+from aiokafka.errors import (
+    CorruptRecordException,
+    InvalidTopicError,
+    KafkaError,
+    MessageSizeTooLargeError,
+    PolicyViolationError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+    TopicAuthorizationFailedError,
+    UnknownTopicOrPartitionError,
+    UnsupportedForMessageFormatError,
+)
 from faststream.kafka import KafkaBroker
 
 from eci_common.envelope import KafkaRecord
 from eci_common.kafka import BrokerPublisher, RecordPublisher
 
 Acknowledgement = asyncio.Future[Any]
+
+
+class RecordRefused(Exception):
+    """The broker will never take this record as it is (a fix is needed first)."""
+
+
+class CorruptEntry(RecordRefused):
+    """An outbox entry that cannot be turned into a Kafka record."""
+
+
+PERMANENT_ERRORS: tuple[type[BaseException], ...] = (
+    RecordRefused,
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    RecordListTooLargeError,
+    TopicAuthorizationFailedError,
+    InvalidTopicError,
+    PolicyViolationError,
+    CorruptRecordException,
+    UnsupportedForMessageFormatError,
+)
+
+
+def refusal_reason(error: BaseException) -> str | None:
+    """Why the record is refused for good, or None when the error is passing."""
+    if isinstance(error, PERMANENT_ERRORS):
+        return f"{type(error).__name__}: {error}"[:500]
+    return None
 
 
 @runtime_checkable
@@ -46,14 +91,33 @@ class BrokerSender:
         self._broker = broker
 
     async def send(self, record: KafkaRecord) -> Acknowledgement:
-        return await self._broker.publish(
-            record.body,
-            record.topic,
-            key=record.key.encode(),
-            headers=record.headers,
-            correlation_id=record.headers.get("ce_correlationid"),
-            no_confirm=True,
-        )
+        try:
+            return await self._broker.publish(
+                record.body,
+                record.topic,
+                key=record.key.encode(),
+                headers=record.headers,
+                correlation_id=record.headers.get("ce_correlationid"),
+                no_confirm=True,
+            )
+        except UnknownTopicOrPartitionError as exc:
+            # aiokafka raises it after its metadata wait both when the topic is missing and
+            # when no broker answered: only a broker's answer without the topic is a refusal.
+            if await self._topic_missing(record.topic):
+                raise RecordRefused(f"topic {record.topic!r} does not exist") from exc
+            raise
+
+    async def _topic_missing(self, topic: str) -> bool:
+        # FastStream does not expose its aiokafka producer; without it, nothing is concluded.
+        state = getattr(getattr(self._broker, "_producer", None), "_producer", None)
+        client = getattr(getattr(state, "producer", None), "client", None)
+        if client is None:
+            return False
+        try:
+            metadata = await client.fetch_all_metadata()
+        except KafkaError:
+            return False
+        return bool(metadata.brokers()) and topic not in metadata.topics()
 
 
 class AwaitingSender:
@@ -80,52 +144,90 @@ def sender_for(publisher: RecordPublisher | RecordSender) -> RecordSender:
     return AwaitingSender(publisher)
 
 
+def _failure(ack: Acknowledgement) -> BaseException | None:
+    if ack.cancelled():
+        return asyncio.CancelledError()
+    return ack.exception()
+
+
 class Deliveries:
-    """The records of a batch of documents, queued in order, and what became of each."""
+    """The records of a round of documents, one in flight per document, and what became of each
+    document: how many of its leading entries were acknowledged, which entry was refused for
+    good (and why), and the first passing failure of the round."""
 
-    def __init__(self, documents: int) -> None:
-        self._acks: list[list[Acknowledgement]] = [[] for _ in range(documents)]
-        self._refused: BaseException | None = None
+    def __init__(self, documents: Sequence[Sequence[Any]]) -> None:
+        self._entries = documents
+        self._sent = [0] * len(documents)
+        self._in_flight: dict[int, Acknowledgement] = {}
+        self._refused: dict[int, str] = {}
+        self._stopped: set[int] = set()
+        self._error: BaseException | None = None
 
-    async def send(self, sender: RecordSender, documents: Sequence[Sequence[KafkaRecord]]) -> None:
-        """Queues every record, document after document. Stops at the first record the sender
-        refuses (broker unreachable for metadata, record too large): later records, of this
-        document or of the next ones, are not queued, and the error is kept for `error`."""
-        for records, acks in zip(documents, self._acks, strict=True):
-            for record in records:
-                try:
-                    acks.append(await sender.send(record))
-                except Exception as exc:  # noqa: BLE001 - kept, raised once the batch is settled
-                    self._refused = exc
-                    return
+    async def send(
+        self,
+        sender: RecordSender,
+        to_record: Callable[[Any], KafkaRecord],
+        may_send: Callable[[], bool] = lambda: True,
+    ) -> None:
+        """Every document's records, each document on its own: a record, its acknowledgement,
+        the next, until the last, a refusal or a failure; the documents side by side. Before
+        each record `may_send()` is asked (the relay's lease), and a False ends the document's
+        part of the round. Cancelling it leaves the futures alone: `confirmed` still reads
+        what they became."""
+        going = [index for index, entries in enumerate(self._entries) if entries]
+        await asyncio.gather(*(self._one(index, sender, to_record, may_send) for index in going))
 
-    async def wait(self) -> None:
-        """Until every queued record is acknowledged or failed. `asyncio.wait`, not `gather`:
-        cancelling the relay must not cancel the futures, whose outcome the release reads."""
-        pending = [ack for acks in self._acks for ack in acks]
-        if pending:
-            await asyncio.wait(pending)
+    async def _one(
+        self,
+        index: int,
+        sender: RecordSender,
+        to_record: Callable[[Any], KafkaRecord],
+        may_send: Callable[[], bool],
+    ) -> None:
+        entries = self._entries[index]
+        while self._sent[index] < len(entries) and may_send():
+            try:
+                record = to_record(entries[self._sent[index]])
+            except RecordRefused as exc:
+                self._refused[index] = f"{type(exc).__name__}: {exc}"
+                return
+            try:
+                ack = await sender.send(record)
+            except Exception as exc:  # noqa: BLE001 - sorted, then raised by the relay
+                self._settle(index, exc)
+                return
+            self._in_flight[index] = ack
+            # `wait`, not `await ack`: cancelling the relay must not cancel the future.
+            await asyncio.wait([ack])
+            del self._in_flight[index]
+            failure = _failure(ack)
+            if failure is not None:
+                self._settle(index, failure)
+                return
+            self._sent[index] += 1
+
+    def _settle(self, index: int, failure: BaseException) -> None:
+        reason = refusal_reason(failure)
+        if reason is not None:
+            self._refused[index] = reason
+        else:
+            self._stopped.add(index)
+            if self._error is None:
+                self._error = failure
 
     def confirmed(self) -> list[int]:
-        """Per document (in the order given to `send`), how many leading records the broker
-        acknowledged; a document that was not reached (or not sent at all) counts 0."""
-        counts = []
-        for acks in self._acks:
-            count = 0
-            for ack in acks:
-                if not ack.done() or ack.cancelled() or ack.exception() is not None:
-                    break
-                count += 1
-            counts.append(count)
+        """Per document (in the order given), how many leading entries the broker acknowledged,
+        a record still in flight counting once it is acknowledged."""
+        counts = list(self._sent)
+        for index, ack in self._in_flight.items():
+            if ack.done() and _failure(ack) is None:
+                counts[index] += 1
         return counts
 
+    def refused(self) -> dict[int, str]:
+        """Document index -> why its next entry (after the confirmed ones) is refused for good."""
+        return dict(self._refused)
+
     def error(self) -> BaseException | None:
-        """The first reason a record was not published: refused when queued, else the first
-        failed acknowledgement; None when every record was acknowledged."""
-        if self._refused is not None:
-            return self._refused
-        for acks in self._acks:
-            for ack in acks:
-                if ack.done() and not ack.cancelled() and ack.exception() is not None:
-                    return ack.exception()
-        return None
+        """The first passing reason a record was not published; None when there was none."""
+        return self._error

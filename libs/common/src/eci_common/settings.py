@@ -111,14 +111,37 @@ class ConsumerSettings(BaseSettings):
     consumer_processed_prune_interval_s: float = Field(3_600, gt=0)
 
 
+def delivery_bound_s(request_timeout_ms: int) -> float:
+    """The longest aiokafka takes to settle a record from its `send` when no broker takes it:
+    its metadata wait, then its queue's expiry without a leader, each a request timeout."""
+    return 2 * request_timeout_ms / 1000
+
+
+def check_lease(lease_s: float, delivery_bound: float) -> None:
+    """Refuses an outbox lease that does not outlast the longest delivery by half again: the
+    relay queues records only while its last renewal is younger than the difference, so that
+    every record it queued is settled before another relay may take the lease over
+    (`eci_common.outbox_lease`)."""
+    if lease_s < 1.5 * delivery_bound:
+        raise ValueError(
+            f"<SERVICE>_OUTBOX_LEASE_S={lease_s:g} is too short: a record may take up to "
+            f"{delivery_bound:g} s to be delivered or failed (twice KAFKA_REQUEST_TIMEOUT_MS), "
+            f"and the lease must exceed that by half again: set <SERVICE>_OUTBOX_LEASE_S to at "
+            f"least {1.5 * delivery_bound:g}, or lower KAFKA_REQUEST_TIMEOUT_MS"
+        )
+
+
 class OutboxSettings(BaseSettings):
     """How often the outbox relay looks for unpublished events, how many documents it claims in
-    one round, and how long it holds a claim."""
+    one round, and how long a claim lasts without renewal (judged by the other relay's monotonic
+    clock; at least 1.5 times `delivery_bound_s`, checked at start-up)."""
 
     model_config = _COMMON
 
     outbox_poll_interval_s: float = Field(0.5, gt=0)
-    outbox_lease_s: float = Field(30.0, gt=0)
+    # 1.5 x the delivery bound of the default 30 s request timeout. A relay that dies leaves its
+    # documents to another after this long; the one that lives renews its leases.
+    outbox_lease_s: float = Field(90.0, gt=0)
     # Documents claimed, published and released together. A round holds their document locks
     # during its claim and its release, and its leases until every acknowledgement is in.
     outbox_batch_size: int = Field(100, ge=1, le=1000)
@@ -147,3 +170,8 @@ class ServiceSettings(
     AuthSettings,
 ):
     """Everything a service process needs; each service subclasses it with its env prefix."""
+
+    @model_validator(mode="after")
+    def _lease_outlasts_delivery(self) -> Self:
+        check_lease(self.outbox_lease_s, delivery_bound_s(self.kafka_request_timeout_ms))
+        return self
