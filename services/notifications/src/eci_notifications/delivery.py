@@ -1,6 +1,11 @@
 """The delivery worker: sends what is due (e-mails, webhook calls) from the database, retries
 with exponential backoff, records each outcome and publishes it through the outbox.
 
+Every replica reads the same due deliveries; each attempt is claimed first (`Claims`, an insert
+of `<id>|<attempt>|<take>`), then the notification is read again, and only a claim holder that
+still finds the attempt to make sends it. An outcome whose version-guarded record no longer
+matches (another writer came first) is logged and counted as `stale_record`, never as done.
+
 Kept out of the Kafka handlers on purpose: a slow SMTP server or webhook receiver delays this
 loop, never the consumption of events.
 """
@@ -8,8 +13,10 @@ loop, never the consumption of events.
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+
+from prometheus_client import CollectorRegistry, Counter
 
 from eci_common import clock
 from eci_common.envelope import Event, new_event
@@ -17,6 +24,7 @@ from eci_common.events.base import EventPayload
 from eci_common.events.notifications import NotificationDeliveredV1, NotificationFailedV1
 from eci_common.logging import get_logger
 from eci_notifications.channels import DeliveryFailed, Email, Mailer, WebhookCaller
+from eci_notifications.claims import Claims
 from eci_notifications.domain import (
     ENDPOINT_DISABLED,
     Channel,
@@ -42,6 +50,23 @@ class DeliveryPolicy:
     batch: int = 50
 
 
+class DeliveryStats:
+    """What the worker did with the attempts it saw, by channel (served at `/metrics`)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.attempts = Counter(
+            "eci_delivery_attempts",
+            "Delivery attempts by outcome: sent, retry, failed; claimed_elsewhere (another "
+            "replica holds the claim), already_done (read again after the claim), stale_record "
+            "(the outcome's record lost to another writer: not counted as done).",
+            ["channel", "outcome"],
+            registry=registry or CollectorRegistry(),
+        )
+
+    def count(self, notification: Notification, outcome: str) -> None:
+        self.attempts.labels(notification.channel.value, outcome).inc()
+
+
 @dataclass(frozen=True)
 class Outlets:
     """The stores and channels the worker uses."""
@@ -51,22 +76,51 @@ class Outlets:
     mailer: Mailer
     webhooks: WebhookCaller
     wake_outbox: Callable[..., None]  # rings the relay after a write, naming the ids
+    claims: Claims  # who sends which attempt, shared by every replica
+    stats: DeliveryStats = field(default_factory=DeliveryStats)
 
 
 async def deliver_due(*, outlets: Outlets, policy: DeliveryPolicy, now: datetime) -> int:
-    """One pass: every due delivery is attempted once; how many were attempted."""
+    """One pass: every due delivery is attempted once by one replica; how many this one
+    attempted (0 when the others hold every claim: the loop then waits for its next turn)."""
     due = await outlets.notifications.due(now, limit=policy.batch)
+    recorded = []
     for notification in due:
-        await attempt(outlets=outlets, policy=policy, notification=notification, now=now)
-    if due:
-        outlets.wake_outbox(*(notification.id for notification in due))
-    return len(due)
+        outcome = await attempt(outlets=outlets, policy=policy, notification=notification, now=now)
+        if outcome is not None:
+            recorded.append(outcome.id)
+    if recorded:
+        outlets.wake_outbox(*recorded)
+    return len(recorded)
 
 
 async def attempt(
     *, outlets: Outlets, policy: DeliveryPolicy, notification: Notification, now: datetime
-) -> Notification:
-    """Sends one delivery and records what happened (sent, retry later, or failed)."""
+) -> Notification | None:
+    """Claims the next attempt of one delivery, sends it and records what happened (sent,
+    retry later, or failed); None when another replica has it or it is no longer due."""
+    claim = await outlets.claims.take(notification.id, notification.attempts + 1)
+    if claim is None:
+        outlets.stats.count(notification, "claimed_elsewhere")
+        return None
+    current = await outlets.notifications.get(notification.id)
+    if current is None or current.version != notification.version or not claim.fresh():
+        # Recorded by another replica since the list was read (or the lease is nearly out).
+        outlets.stats.count(notification, "already_done")
+        if current is not None and current.status is not Status.PENDING:
+            await outlets.claims.finish(notification.id)
+        return None
+    outcome = await _attempt(outlets, policy, current, now)
+    if outcome is None:
+        return None
+    if outcome.status is not Status.PENDING:
+        await outlets.claims.finish(outcome.id)
+    return outcome
+
+
+async def _attempt(
+    outlets: Outlets, policy: DeliveryPolicy, notification: Notification, now: datetime
+) -> Notification | None:
     attempts = notification.attempts + 1
     try:
         await _send(outlets, notification, policy, now)
@@ -80,7 +134,7 @@ async def attempt(
                 next_attempt_at=None,
             )
             log.warning("delivery_failed", notification_id=notification.id, reason=exc.reason)
-            return await outlets.notifications.record(failed, [failed_event(failed, now)])
+            return await _record(outlets, failed, [failed_event(failed, now)], "failed")
         delay = retry_delay(
             attempts, initial_s=policy.backoff_initial_s, max_s=policy.backoff_max_s
         )
@@ -97,7 +151,7 @@ async def attempt(
             attempts=attempts,
             retry_in_s=delay.total_seconds(),
         )
-        return await outlets.notifications.record(retry, [])
+        return await _record(outlets, retry, [], "retry")
     sent = replace(
         notification,
         status=Status.SENT,
@@ -106,7 +160,28 @@ async def attempt(
         next_attempt_at=None,
         sent_at=now,
     )
-    return await outlets.notifications.record(sent, [delivered_event(sent, now)])
+    return await _record(outlets, sent, [delivered_event(sent, now)], "sent")
+
+
+async def _record(
+    outlets: Outlets, outcome: Notification, events: list[Event[EventPayload]], what: str
+) -> Notification | None:
+    """Records the outcome; a guard that no longer matches is said and counted, not done."""
+    recorded = await outlets.notifications.record(outcome, events)
+    if recorded is None:
+        log.warning(
+            "delivery_record_stale",
+            notification_id=outcome.id,
+            outcome=what,
+            version=outcome.version,
+        )
+        outlets.stats.count(outcome, "stale_record")
+        return None
+    log.info(
+        "delivery_recorded", notification_id=outcome.id, outcome=what, attempts=outcome.attempts
+    )
+    outlets.stats.count(outcome, what)
+    return recorded
 
 
 async def _send(
@@ -120,6 +195,7 @@ async def _send(
                 subject=notification.title,
                 text=notification.body,
                 html=notification.html,
+                delivery_id=notification.id,
             )
         )
         return
