@@ -158,11 +158,11 @@ class ReplicaFence:
 
     def _refusal(self, held: Document) -> str:
         return (
-            f"another replica of {self._service} ({held.get('owner')}) is running against this "
-            "FerretDB database. FerretDB v1 does not make updates atomic, so two replicas of one "
-            "service would lose each other's writes: run a single replica per service on "
-            "FerretDB (stop the other one first; a killed one is replaced after "
-            f"{self._lease_s:g} s), or use MongoDB to run several."
+            f"refusing to start: another replica of {self._service} ({held.get('owner')}) "
+            "holds the replica fence of this FerretDB database. FerretDB v1 does not make "
+            "updates atomic, so two replicas of one service would lose each other's writes. "
+            "Run one replica per service on FerretDB: stop the other one first (one killed "
+            f"with -9 is replaced after {self._lease_s:g} s), or use MongoDB to run several."
         )
 
     async def _insert(self, epoch: int) -> bool:

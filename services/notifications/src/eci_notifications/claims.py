@@ -8,9 +8,10 @@ deleted first), and `take` counts take-overs: a claim whose lease ran out (its h
 killed) is taken over by inserting the next `take`, so two replicas racing for a dead holder's
 attempt cannot both win.
 
-A claim only says who may send; whether there is still something to send is read again after
-the claim (`Delivery` re-reads the notification), which makes claims of finished work harmless
-and lets them be deleted once the work is done.
+A claim only says who may send. A delivery's claims are kept (one small document per attempt,
+no personal data): a first claim (take 0) of an attempt then proves that no replica made it
+before, while a take-over reads the notification again. A digest's claims are deleted once the
+digest is done, because the digest re-reads its items after every claim.
 """
 
 import os
@@ -76,7 +77,7 @@ class Claims:
             await self._collection.delete_one({"_id": claim.key, "owner": self.owner})
 
     async def finish(self, subject: str) -> None:
-        """The subject needs no more claims (sent or failed for good)."""
+        """The subject needs no more claims (only for work read again after each claim)."""
         await self._collection.delete_many({"subject": subject})
 
     async def _insert(self, subject: str, round_: int, take: int) -> Claim | None:

@@ -48,6 +48,7 @@ class DeliveryPolicy:
     backoff_max_s: float = 3600.0
     disable_after: int = 10
     batch: int = 50
+    concurrency: int = 8  # attempts in flight at once in one replica
 
 
 class DeliveryStats:
@@ -81,16 +82,24 @@ class Outlets:
 
 
 async def deliver_due(*, outlets: Outlets, policy: DeliveryPolicy, now: datetime) -> int:
-    """One pass: every due delivery is attempted once by one replica; how many this one
-    attempted (0 when the others hold every claim: the loop then waits for its next turn)."""
+    """One pass: every due delivery is attempted once by one replica, up to `concurrency` at a
+    time; how many this one attempted (0 when the others hold every claim: the loop then waits
+    for its next turn). A failure of one attempt never cancels another one in flight (a send
+    cut off before its record would be sent again after its lease)."""
     due = await outlets.notifications.due(now, limit=policy.batch)
-    recorded = []
-    for notification in due:
-        outcome = await attempt(outlets=outlets, policy=policy, notification=notification, now=now)
-        if outcome is not None:
-            recorded.append(outcome.id)
+    slots = asyncio.Semaphore(policy.concurrency)
+
+    async def one(notification: Notification) -> Notification | None:
+        async with slots:
+            return await attempt(outlets=outlets, policy=policy, notification=notification, now=now)
+
+    outcomes = await asyncio.gather(*(one(n) for n in due), return_exceptions=True)
+    recorded = [o.id for o in outcomes if isinstance(o, Notification)]
     if recorded:
         outlets.wake_outbox(*recorded)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
     return len(recorded)
 
 
@@ -98,24 +107,22 @@ async def attempt(
     *, outlets: Outlets, policy: DeliveryPolicy, notification: Notification, now: datetime
 ) -> Notification | None:
     """Claims the next attempt of one delivery, sends it and records what happened (sent,
-    retry later, or failed); None when another replica has it or it is no longer due."""
+    retry later, or failed); None when another replica has it or it is no longer due.
+
+    A first claim of an attempt (take 0) proves that nobody made that attempt: the list just
+    read is current. A take-over (take > 0) follows a holder that may have sent and recorded
+    before it died, so the notification is read again first."""
     claim = await outlets.claims.take(notification.id, notification.attempts + 1)
     if claim is None:
         outlets.stats.count(notification, "claimed_elsewhere")
         return None
-    current = await outlets.notifications.get(notification.id)
+    current: Notification | None = notification
+    if claim.take > 0:
+        current = await outlets.notifications.get(notification.id)
     if current is None or current.version != notification.version or not claim.fresh():
-        # Recorded by another replica since the list was read (or the lease is nearly out).
         outlets.stats.count(notification, "already_done")
-        if current is not None and current.status is not Status.PENDING:
-            await outlets.claims.finish(notification.id)
         return None
-    outcome = await _attempt(outlets, policy, current, now)
-    if outcome is None:
-        return None
-    if outcome.status is not Status.PENDING:
-        await outlets.claims.finish(outcome.id)
-    return outcome
+    return await _attempt(outlets, policy, current, now)
 
 
 async def _attempt(

@@ -37,6 +37,7 @@ def delivery_policy(settings: Settings) -> DeliveryPolicy:
         backoff_initial_s=settings.delivery_backoff_initial_s,
         backoff_max_s=settings.delivery_backoff_max_s,
         disable_after=settings.webhook_disable_after,
+        concurrency=settings.delivery_concurrency,
     )
 
 

@@ -37,6 +37,8 @@ class Settings(ServiceSettings):
     # holding it delays that delivery by this much, then another replica takes it over. A send
     # starts in the first half of the lease only, so the lease covers 4 channel timeouts.
     delivery_claim_lease_s: float = Field(60.0, gt=0)
+    # Attempts in flight at once in one replica: a slow receiver does not hold up the others.
+    delivery_concurrency: int = Field(8, ge=1, le=100)
 
     # Webhooks: how long a receiver may take, and when an endpoint is switched off.
     webhook_timeout_s: float = Field(5.0, gt=0)
