@@ -15,10 +15,11 @@ from eci_common.http import health_router, install_common
 from eci_common.logging import configure_logging
 from eci_common.runtime import ServiceRuntime
 from eci_notifications import api, api_contacts, api_webhooks
+from eci_notifications.background import Loop
 from eci_notifications.channels import HttpWebhookCaller, SmtpConfig, SmtpMailer
 from eci_notifications.claims import Claims
 from eci_notifications.contacts import MongoContactBook
-from eci_notifications.delivery import DeliveryPolicy, DeliveryStats, Loop, Outlets, deliver_due
+from eci_notifications.delivery import DeliveryPolicy, DeliveryStats, Outlets, deliver_due
 from eci_notifications.digest import DigestLog, last_digest_time, send_daily_digests
 from eci_notifications.directory import Directory
 from eci_notifications.handlers import TOPICS, register_handlers
