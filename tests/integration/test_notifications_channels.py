@@ -154,7 +154,7 @@ async def test_endpoint_is_disabled_after_repeated_failures(service: Notificatio
 
         health = await eventually(disabled, timeout=60, what="the endpoint to be disabled")
         assert health["consecutive_failures"] == 3
-        assert health["last_error"] == "HTTP 503 from the endpoint"
+        assert health["last_error"] == "http_503"
         assert health["disabled_at"] is not None
         calls = len(receiver.calls)
 
@@ -244,6 +244,7 @@ async def test_opt_out_suppresses_and_digest_gathers_a_day_into_one_email(
         mailer=SmtpMailer(smtp_config(service.settings)),
         webhooks=None,  # type: ignore[arg-type]  # a digest never calls a webhook
         wake_outbox=state.runtime.relay.wake,
+        claims=state.claims,
     )
     digests = DigestLog(state.runtime.db["digests"])
     cut = datetime.now(UTC) + timedelta(seconds=1)

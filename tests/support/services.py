@@ -102,6 +102,9 @@ def service_env(name: str, endpoints: Endpoints, run_id: str, **overrides: str) 
         f"{prefix}_CONSUMER_GROUP": f"t-{run_id}-{name}",
         f"{prefix}_OUTBOX_POLL_INTERVAL_S": "0.2",
         f"{prefix}_CONSUMER_BACKOFF_MAX_S": "2",
+        # A process killed with -9 blocks its restart on FerretDB for about this (the replica
+        # fence); tests that kill and restart keep it short.
+        f"{prefix}_REPLICA_FENCE_LEASE_S": "2",
     }
     env.update({f"{prefix}_{key}": value for key, value in overrides.items()})
     return env

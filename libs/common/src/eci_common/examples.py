@@ -295,7 +295,7 @@ PAYLOADS: Final[dict[str, dict[str, Any]]] = {
         "cause_event_id": "1f0c7e52-3b9d-5a1e-8c4f-6d2a9b7e0c13",
         "subscription_id": "whs-erp-cadrans",
         "attempts": 5,
-        "reason": "HTTP 503 from the subscriber after 5 attempts",
+        "reason": "http_503",
         "failed_at": "2026-11-18T10:12:00Z",
     },
 }

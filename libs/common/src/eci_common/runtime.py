@@ -6,6 +6,8 @@ with backoff, and `stop` leaves in-flight work either finished or uncommitted.
 """
 
 import asyncio
+import os
+import signal
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,6 +21,8 @@ from eci_common.logging import get_logger
 from eci_common.metrics import Metrics
 from eci_common.mongo import Collection, Database, create_mongo_client, ping
 from eci_common.outbox import OutboxRelay, ensure_outbox_indexes
+from eci_common.replica_fence import COLLECTION as FENCE_COLLECTION
+from eci_common.replica_fence import ReplicaFence, ReplicaRefused, is_ferretdb
 from eci_common.settings import ServiceSettings
 from eci_common.topics import dead_letter_topic
 
@@ -57,6 +61,7 @@ class ServiceRuntime:
             retention_s=settings.consumer_processed_retention_s,
             interval_s=settings.consumer_processed_prune_interval_s,
         )
+        self.fence: ReplicaFence | None = None
 
     def consumer(self, *topics: str) -> EventConsumer:
         """The service's consumer group on these topics; register handlers before `start`."""
@@ -82,6 +87,7 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         await self._until_ready("mongodb", lambda: ping(self.db))
+        await self._until_ready("replica_fence", self._take_fence)
         for collection in self._outbox_collections:
             await ensure_outbox_indexes(collection)
         if self._consumers and (
@@ -103,6 +109,8 @@ class ServiceRuntime:
         if self.relay is not None:
             await self.relay.stop(timeout / 2)
         await self.broker.stop()
+        if self.fence is not None:
+            await self.fence.release()
         await self.mongo.close()
         log.info("service_stopped")
 
@@ -139,11 +147,33 @@ class ServiceRuntime:
                         self.service, partition.topic, str(partition.partition)
                     ).set(max(end - position, 0))
 
+    async def _take_fence(self) -> None:
+        """On FerretDB, one replica per service (see `eci_common.replica_fence`)."""
+        if not await is_ferretdb(self.db):
+            return
+        if self.settings.unsafe_allow_replicas_on_ferretdb:
+            log.warning("replica_fence_disabled", reason="unsafe_allow_replicas_on_ferretdb")
+            return
+        fence = ReplicaFence(
+            self.db[FENCE_COLLECTION],
+            service=self.service,
+            lease_s=self.settings.replica_fence_lease_s,
+            on_lost=lambda: os.kill(os.getpid(), signal.SIGTERM),
+        )
+        try:
+            await fence.acquire()
+        except ReplicaRefused as exc:
+            log.error("replica_refused", service=self.service, error=str(exc))  # noqa: TRY400 - the message says it all
+            raise
+        self.fence = fence
+
     async def _until_ready(self, name: str, attempt: Any) -> None:
         delay = 0.5
         while True:
             try:
                 await attempt()
+            except ReplicaRefused:
+                raise
             except Exception as exc:  # noqa: BLE001 - waits for the dependency, says so
                 log.warning(
                     "dependency_unavailable", dependency=name, error=repr(exc), retry_in_s=delay

@@ -160,7 +160,21 @@ class HttpSettings(BaseSettings):
     health_refresh_s: float = Field(5.0, gt=0)
 
 
+class ReplicaFenceSettings(BaseSettings):
+    """One replica per service on FerretDB (see `eci_common.replica_fence`): how long a silent
+    holder of the fence blocks its successor, and the switch that turns the fence off."""
+
+    model_config = _COMMON
+
+    # A replica killed with -9 blocks its successor for at most this plus a quarter of it.
+    replica_fence_lease_s: float = Field(10.0, gt=0, le=300)
+    # UNSAFE on FerretDB: two replicas lose each other's writes there. For tests of the claim
+    # primitives only (several processes of one service on one FerretDB database).
+    unsafe_allow_replicas_on_ferretdb: bool = False
+
+
 class ServiceSettings(
+    ReplicaFenceSettings,
     KafkaSettings,
     MongoSettings,
     LogSettings,

@@ -1,7 +1,11 @@
 """The outgoing channels: e-mail over SMTP and signed webhook calls over HTTP.
 
-Both raise `DeliveryFailed` with a reason a person can read; `permanent` says that retrying
-cannot help (the server refused the address for good), so the delivery fails at once.
+Both raise `DeliveryFailed` with a short classified reason (`smtp_refused`, `smtp_550`,
+`smtp_unreachable`, `timeout`, `unreachable`, `http_503`, ...): that is what the delivery state,
+the `NotificationFailed` event and a subscription's `last_error` carry. The exception's own text
+(host names, the server's answer, addresses) goes to the log only, masked by the log redaction.
+`permanent` says that retrying cannot help (the server refused the address for good), so the
+delivery fails at once.
 """
 
 import asyncio
@@ -14,7 +18,10 @@ from typing import Protocol
 
 import httpx
 
+from eci_common.logging import get_logger
 from eci_notifications.domain import SIGNATURE_HEADER, webhook_signature
+
+log = get_logger(__name__)
 
 
 class DeliveryFailed(Exception):
@@ -35,6 +42,8 @@ class Email:
     text: str
     html: str | None = None
     message_id_domain: str = "eci.example"
+    # The delivery's id in an `X-ECI-Delivery` header: a resend after a crash carries the same.
+    delivery_id: str | None = None
 
 
 class Mailer(Protocol):
@@ -73,6 +82,8 @@ class SmtpMailer:
         message["Subject"] = email.subject
         message["Message-ID"] = make_msgid(domain=email.message_id_domain)
         message.set_content(email.text)
+        if email.delivery_id is not None:
+            message["X-ECI-Delivery"] = email.delivery_id
         if email.html is not None:
             message.add_alternative(email.html, subtype="html")
         try:
@@ -83,13 +94,14 @@ class SmtpMailer:
                     smtp.login(config.username, config.password)
                 smtp.send_message(message)
         except smtplib.SMTPRecipientsRefused as exc:
-            raise DeliveryFailed(f"recipient refused: {exc.recipients}", permanent=True) from exc
+            raise _failed("smtp_refused", exc, permanent=True) from exc
         except smtplib.SMTPResponseException as exc:
             permanent = 500 <= exc.smtp_code < 600
-            reason = f"SMTP {exc.smtp_code}: {exc.smtp_error!r}"
-            raise DeliveryFailed(reason, permanent=permanent) from exc
+            raise _failed(f"smtp_{exc.smtp_code}", exc, permanent=permanent) from exc
+        except TimeoutError as exc:
+            raise _failed("timeout", exc) from exc
         except (smtplib.SMTPException, OSError) as exc:
-            raise DeliveryFailed(f"SMTP server unreachable: {exc!r}") from exc
+            raise _failed("smtp_unreachable", exc) from exc
 
 
 class WebhookCaller(Protocol):
@@ -118,7 +130,23 @@ class HttpWebhookCaller:
         }
         try:
             response = await self._client.post(url, content=body, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise _failed("timeout", exc, delivery_id=delivery_id) from exc
         except httpx.HTTPError as exc:
-            raise DeliveryFailed(f"endpoint unreachable: {exc!r}") from exc
+            raise _failed("unreachable", exc, delivery_id=delivery_id) from exc
         if not response.is_success:
-            raise DeliveryFailed(f"HTTP {response.status_code} from the endpoint")
+            raise DeliveryFailed(f"http_{response.status_code}")
+
+
+def _failed(
+    reason: str, exc: BaseException, *, permanent: bool = False, delivery_id: str | None = None
+) -> DeliveryFailed:
+    """The classified failure; the exception's text is logged (redacted), never stored."""
+    log.info(
+        "channel_failed",
+        reason=reason,
+        delivery_id=delivery_id,
+        error_type=type(exc).__name__,
+        detail=str(exc)[:300],
+    )
+    return DeliveryFailed(reason, permanent=permanent)

@@ -15,9 +15,11 @@ from eci_common.http import health_router, install_common
 from eci_common.logging import configure_logging
 from eci_common.runtime import ServiceRuntime
 from eci_notifications import api, api_contacts, api_webhooks
+from eci_notifications.background import Loop
 from eci_notifications.channels import HttpWebhookCaller, SmtpConfig, SmtpMailer
+from eci_notifications.claims import Claims
 from eci_notifications.contacts import MongoContactBook
-from eci_notifications.delivery import DeliveryPolicy, Loop, Outlets, deliver_due
+from eci_notifications.delivery import DeliveryPolicy, DeliveryStats, Outlets, deliver_due
 from eci_notifications.digest import DigestLog, last_digest_time, send_daily_digests
 from eci_notifications.directory import Directory
 from eci_notifications.handlers import TOPICS, register_handlers
@@ -36,6 +38,7 @@ def delivery_policy(settings: Settings) -> DeliveryPolicy:
         backoff_initial_s=settings.delivery_backoff_initial_s,
         backoff_max_s=settings.delivery_backoff_max_s,
         disable_after=settings.webhook_disable_after,
+        concurrency=settings.delivery_concurrency,
     )
 
 
@@ -65,6 +68,7 @@ def create_app(settings: Settings) -> FastAPI:
         directory = Directory(db, locks)
         subscriptions = MongoSubscriptionRepository(db["webhook_subscriptions"], locks)
         digests = DigestLog(db["digests"])
+        claims = Claims(db["delivery_claims"], lease_s=settings.delivery_claim_lease_s)
         renderer = Renderer()
         relay = runtime.outbox([notifications.collection])
         http = httpx.AsyncClient(timeout=settings.webhook_timeout_s, follow_redirects=False)
@@ -74,6 +78,8 @@ def create_app(settings: Settings) -> FastAPI:
             mailer=SmtpMailer(smtp_config(settings)),
             webhooks=HttpWebhookCaller(http),
             wake_outbox=relay.wake,
+            claims=claims,
+            stats=DeliveryStats(runtime.metrics.registry),
         )
         policy = delivery_policy(settings)
 
@@ -103,8 +109,9 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.notifications = notifications
         app.state.contacts = contacts
         app.state.subscriptions = subscriptions
+        app.state.claims = claims
         await runtime.start()
-        for store in (notifications, contacts, directory, subscriptions, digests):
+        for store in (notifications, contacts, directory, subscriptions, digests, claims):
             await store.ensure_indexes()
         worker.start()
         digester.start()

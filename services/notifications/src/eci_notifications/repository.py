@@ -44,7 +44,7 @@ class NotificationRepository(Protocol):
 
     async def record(
         self, notification: Notification, events: list[Event[EventPayload]]
-    ) -> Notification: ...
+    ) -> Notification | None: ...
 
     async def purge_company(self, company_id: str) -> int: ...
 
@@ -149,8 +149,10 @@ class MongoNotificationRepository:
 
     async def record(
         self, notification: Notification, events: list[Event[EventPayload]]
-    ) -> Notification:
-        """Stores the new delivery state (version bumped) and its events, in one write."""
+    ) -> Notification | None:
+        """Stores the new delivery state (version bumped) and its events, in one write; None
+        when the stored version is no longer `notification.version` (another writer came
+        first): nothing was written, and the caller must not count the outcome as its own."""
         changed = replace(notification, version=notification.version + 1)
         document = _to_document(changed)
         del document["_id"]
@@ -158,10 +160,10 @@ class MongoNotificationRepository:
         if events:
             update["$push"] = {"outbox": {"$each": outbox_entries(events)}}
         async with self._locks.hold(self._collection.name, notification.id):
-            await self._collection.update_one(
+            result = await self._collection.update_one(
                 {"_id": notification.id, "version": notification.version}, update
             )
-        return changed
+        return changed if result.matched_count == 1 else None
 
     async def purge_company(self, company_id: str) -> int:
         """GDPR: every notification about the company, addressed to it or to its contacts."""

@@ -1,6 +1,8 @@
 """Notifications settings: shared mixins plus defaults, prefixed `NOTIFICATIONS_`."""
 
-from pydantic import Field, SecretStr
+from typing import Self
+
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from eci_common.settings import ServiceSettings
@@ -31,6 +33,12 @@ class Settings(ServiceSettings):
     delivery_max_attempts: int = Field(6, ge=1)
     delivery_backoff_initial_s: float = Field(30.0, gt=0)
     delivery_backoff_max_s: float = Field(3600.0, gt=0)
+    # How long a replica's claim on one attempt (or one digest) lasts: a replica killed while
+    # holding it delays that delivery by this much, then another replica takes it over. A send
+    # starts in the first half of the lease only, so the lease covers 4 channel timeouts.
+    delivery_claim_lease_s: float = Field(60.0, gt=0)
+    # Attempts in flight at once in one replica: a slow receiver does not hold up the others.
+    delivery_concurrency: int = Field(8, ge=1, le=100)
 
     # Webhooks: how long a receiver may take, and when an endpoint is switched off.
     webhook_timeout_s: float = Field(5.0, gt=0)
@@ -42,3 +50,14 @@ class Settings(ServiceSettings):
 
     # Matchmaking: how many of the best-ranked candidates hear of a call.
     candidates_top_n: int = Field(5, ge=0)
+
+    @model_validator(mode="after")
+    def _claim_outlives_a_send(self) -> Self:
+        slowest = max(self.smtp_timeout_s, self.webhook_timeout_s)
+        if self.delivery_claim_lease_s < 4 * slowest:
+            raise ValueError(
+                f"NOTIFICATIONS_DELIVERY_CLAIM_LEASE_S ({self.delivery_claim_lease_s:g}) must be "
+                f"at least 4 times the slowest channel timeout ({slowest:g} s): a send that "
+                "outlives its claim could be made a second time by another replica"
+            )
+        return self
