@@ -135,6 +135,9 @@ share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
 log.flush.interval.messages=1
+# The cleaner's pause when it finds nothing to clean: part of the contacts topic's erasure bound
+# (infra/topics.conf). Kafka's default, written down because the bound depends on it.
+log.cleaner.backoff.ms=15000
 PROPS
   )
   if sasl_mode; then
@@ -203,7 +206,10 @@ status() {
 }
 
 topics() { # declare the topics of infra/topics.conf
+  local command_config=""
+  sasl_mode && command_config="$ADMIN_CONFIG"
   KAFKA_TOPICS_CMD="$INFRA_DIR/kafka.sh topic-command" \
+    KAFKA_CONFIGS_CMD="$INFRA_DIR/kafka.sh configs-command" KAFKA_COMMAND_CONFIG="$command_config" \
     "$INFRA_DIR/create-topics.sh" "$BOOTSTRAP" "$INFRA_DIR/topics.conf"
 }
 

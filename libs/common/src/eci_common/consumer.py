@@ -62,6 +62,7 @@ from eci_common.kafka import RecordPublisher
 from eci_common.logging import get_logger
 from eci_common.metrics import Metrics
 from eci_common.mongo import TRANSIENT_MONGO_ERRORS
+from eci_common.segment_roll import is_segment_roll_marker
 from eci_common.settings import ConsumerSettings
 
 P = TypeVar("P", bound=EventPayload)
@@ -272,7 +273,7 @@ class EventConsumer:
                     time.perf_counter() - started
                 )
 
-    async def _process(self, record: ReceivedRecord, batch: _Batch) -> tuple[str, str]:  # noqa: PLR0911 - one return per outcome
+    async def _process(self, record: ReceivedRecord, batch: _Batch) -> tuple[str, str]:  # noqa: PLR0911, PLR0912 - one return per outcome
         structlog.contextvars.unbind_contextvars(
             "correlation_id", "causation_id", "event_id", "event_type"
         )
@@ -283,6 +284,8 @@ class EventConsumer:
             )
             await self._dead_letter(record, too_large, attempts=1)
             return "dead_lettered", "too_large"
+        if is_segment_roll_marker(record.key, record.headers, record.body):
+            return "ignored", "segment_roll"
         try:
             meta = read_metadata(record.headers)
         except MalformedEvent as exc:
