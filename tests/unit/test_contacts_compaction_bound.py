@@ -7,12 +7,16 @@ partition each KAFKA_SEGMENT_ROLL_INTERVAL_S. A rolled segment whose first recor
 max.compaction.lag.ms is cleaned at the cleaner's next pass, log.cleaner.backoff.ms at most after.
 tests/e2e/test_erasure_journey.py shows the same on a real broker with short settings."""
 
+import dataclasses
 import re
 
 from eci_common import topics
+from eci_common.consumer import ReceivedRecord
 from eci_common.segment_roll import CONTACTS_ERASURE_BOUND_S, ROLL_KEY, is_segment_roll_marker
 from eci_common.settings import KafkaSettings
 from support.endpoints import INFRA, declared_topics
+
+from .test_consumer_hostile import _consumer
 
 
 def _cleaner_backoff_ms(script: str) -> int:
@@ -46,3 +50,15 @@ def test_a_marker_is_recognised_and_nothing_else() -> None:
     assert not is_segment_roll_marker(ROLL_KEY, {"ce_type": "x"}, b"")
     assert not is_segment_roll_marker(ROLL_KEY, {}, b"{}")
     assert not is_segment_roll_marker("company-1", {}, b"")
+
+
+async def test_consumers_skip_the_markers_and_dead_letter_other_empty_records() -> None:
+    consumer, dead_letters, handled = _consumer()
+    marker = ReceivedRecord(topics.REGISTRY_CONTACTS, 0, 7, ROLL_KEY, {}, b"")
+    await consumer.process(marker)
+    assert dead_letters.records == []
+    await consumer.process(dataclasses.replace(marker, key="company-1"))
+    assert [letter.headers["dlq_error_type"] for letter in dead_letters.records] == [
+        "MalformedEvent"
+    ]
+    assert handled == []
