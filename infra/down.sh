@@ -6,7 +6,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 "$INFRA_DIR/ferretdb.sh" stop
 "$INFRA_DIR/postgres.sh" stop
 if [[ "${1:-}" == "--purge" ]]; then
-  rm -rf "$ECI_STATE_DIR/kafka-$KAFKA_PORT" "$ECI_STATE_DIR/ferretdb-$FERRETDB_PORT" \
+  rm -rf "$ECI_STATE_DIR/kafka-$KAFKA_PORT" "$ECI_STATE_DIR/kafka-$KAFKA_PORT-sasl" \
+    "$ECI_STATE_DIR/ferretdb-$FERRETDB_PORT" \
     "$POSTGRES_STATE_DIR/postgres-$POSTGRES_PORT"
   log "data deleted"
 fi

@@ -7,6 +7,10 @@
 # The REST APIs take bearer tokens signed with AUTH_JWT_SECRET: unless the environment sets
 # one, a random key is made once and kept (mode 600) in the state folder. `demo` seeds the demo
 # data and prints one token per role.
+#
+# On a SASL broker (`make run`'s default, `infra/kafka.sh mode` says), each service logs in with
+# its own account of infra/kafka-accounts.conf (registry, projects, notifications), its password
+# from KAFKA_<ACCOUNT>_PASSWORD or the development value infra/kafka.sh gave it.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 SERVICES_DIR="$ECI_STATE_DIR/services"
@@ -33,9 +37,16 @@ fi
 
 ready() { curl -fsS "http://127.0.0.1:$1/health/ready" >/dev/null 2>&1; }
 
+kafka_login() { # service -> the env assignments of its Kafka login (none on a PLAINTEXT broker)
+  [[ "$("$INFRA_DIR/kafka.sh" mode)" == sasl ]] || return 0
+  local variable="KAFKA_${1^^}_PASSWORD"
+  printf '%s\n' KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT KAFKA_SASL_MECHANISM=SCRAM-SHA-512 \
+    "KAFKA_SASL_USERNAME=$1" "KAFKA_SASL_PASSWORD=${!variable:-eci-dev-$1-password}"
+}
+
 start() {
   mkdir -p "$SERVICES_DIR"
-  local name port pidfile
+  local name port pidfile login
   for name in "${ORDER[@]}"; do
     port=${PORTS[$name]}
     pidfile="$SERVICES_DIR/$name.pid"
@@ -46,8 +57,10 @@ start() {
     port_open 127.0.0.1 "$port" && die "port $port is in use: set ${name^^}_HTTP_PORT or stop that process"
     # The service writes its own pid: `setsid` forks when it leads a process group, and `$!`
     # would then name a process that has already exited.
+    mapfile -t login < <(kafka_login "$name")
     (cd "$REPO_DIR" && setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$pidfile" \
-      "$REPO_DIR/.venv/bin/python" -m "eci_$name" >>"$SERVICES_DIR/$name.log" 2>&1 </dev/null &)
+      env "${login[@]}" "$REPO_DIR/.venv/bin/python" -m "eci_$name" \
+      >>"$SERVICES_DIR/$name.log" 2>&1 </dev/null &)
     for _ in {1..50}; do [[ -s "$pidfile" ]] && break; sleep 0.1; done
   done
   for name in "${ORDER[@]}"; do
@@ -82,5 +95,6 @@ case "${1:-}" in
   stop) stop ;;
   status) status ;;
   demo) demo ;;
-  *) die "usage: infra/services.sh start|stop|status|demo" ;;
+  kafka-login) kafka_login "${2:?service}" ;; # what `start` gives that service (for checks)
+  *) die "usage: infra/services.sh start|stop|status|demo|kafka-login SERVICE" ;;
 esac
