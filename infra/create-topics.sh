@@ -17,14 +17,31 @@ configs_cmd=${KAFKA_CONFIGS_CMD:-}
 command_config=()
 [[ -n "${KAFKA_COMMAND_CONFIG:-}" ]] && command_config=(--command-config "$KAFKA_COMMAND_CONFIG")
 
+# "topic key=value" for every dynamic config of every topic, read once (one tool run, not one
+# per topic): only a topic whose declared configs differ is altered.
+current=""
+if [[ -n "$configs_cmd" && -n "$existing" ]]; then
+  current=$($configs_cmd --bootstrap-server "$bootstrap" "${command_config[@]}" --describe \
+    --entity-type topics </dev/null |
+    awk '/^Dynamic configs for topic /{topic=$5; next} /^  /{print topic, $1}')
+fi
+differs() { # topic "k=v,k=v" -> 0 when a declared pair is not the topic's current one
+  local pair
+  IFS=',' read -ra wanted <<<"$2"
+  for pair in "${wanted[@]}"; do
+    grep -qxF "$1 $pair" <<<"$current" || return 0
+  done
+  return 1
+}
+
 created=0
 altered=0
 while read -r name partitions configs _; do
   [[ -z "$name" || "$name" == \#* ]] && continue
   if grep -qxF "$name" <<<"$existing"; then
-    if [[ -n "$configs_cmd" && -n "${configs:-}" ]]; then
+    if [[ -n "$configs_cmd" && -n "${configs:-}" ]] && differs "$name" "$configs"; then
       $configs_cmd --bootstrap-server "$bootstrap" "${command_config[@]}" --alter \
-        --entity-type topics --entity-name "$name" --add-config "$configs" >/dev/null
+        --entity-type topics --entity-name "$name" --add-config "$configs" </dev/null >/dev/null
       altered=$((altered + 1))
     fi
     continue
