@@ -17,7 +17,11 @@ infra-up: bootstrap ## start Kafka and FerretDB and declare the topics
 infra-down: ## stop Kafka, FerretDB and its PostgreSQL
 	@infra/down.sh
 
-run: infra-up ## run the whole system locally with demo data
+# `make run` runs Kafka with SASL/SCRAM and the ACLs, as compose does, so that no local client
+# reads the contacts topic without an account; `make run KAFKA_SASL=0` runs it PLAINTEXT, for
+# debugging. `make test` keeps a PLAINTEXT broker (docs/operations.md says why).
+run: export KAFKA_SASL := $(if $(KAFKA_SASL),$(KAFKA_SASL),1)
+run: infra-up ## run the whole system locally with demo data (KAFKA_SASL=0: Kafka without SASL)
 	@infra/services.sh start
 	@infra/services.sh demo
 	@echo
@@ -25,6 +29,7 @@ run: infra-up ## run the whole system locally with demo data
 	@echo "  projects       http://127.0.0.1:$${PROJECTS_HTTP_PORT:-8002}/docs"
 	@echo "  notifications  http://127.0.0.1:$${NOTIFICATIONS_HTTP_PORT:-8003}/docs"
 	@echo "  tokens         source .infra/demo-credentials.sh"
+	@echo "  kafka          $$(infra/kafka.sh bootstrap) ($$(infra/kafka.sh mode); admin client config: infra/kafka.sh admin-config)"
 	@echo "  staff inbox    curl -H \"Authorization: Bearer \$$ECI_STAFF_TOKEN\" http://127.0.0.1:$${NOTIFICATIONS_HTTP_PORT:-8003}/notifications"
 	@echo "  logs           .infra/services/*.log    stop with: make stop"
 
@@ -56,6 +61,7 @@ typecheck: ## mypy strict on libs/ and services/
 unit: bootstrap ## unit tests only (no broker, no database)
 	$(UV) run --frozen pytest tests/unit
 
+test: export KAFKA_SASL := 0
 test: infra-up lint typecheck ## the whole check: lint, types, every test on the real broker and database
 	KAFKA_BOOTSTRAP_SERVERS=$${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:$${KAFKA_PORT:-9092}} \
 	MONGODB_URI=$${MONGODB_URI:-mongodb://127.0.0.1:$${FERRETDB_PORT:-27017}/} \

@@ -36,6 +36,8 @@ transaction.state.log.min.isr=1
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
+# Part of the contacts topic's erasure bound (infra/topics.conf): Kafka's default, written down.
+log.cleaner.backoff.ms=15000
 PROPS
 bash "$here/kafka-security.sh" broker-properties INTERNAL EXTERNAL >>"$config/server.properties"
 # For the healthcheck, which asks the broker as the admin.

@@ -2,7 +2,7 @@
 # A real Apache Kafka broker for local runs and tests: one KRaft node (broker and controller)
 # on 127.0.0.1, its jars resolved from Maven Central into the cache folder.
 #
-#   infra/kafka.sh fetch|start [--sasl]|stop|kill|status|topics|accounts|admin-config|bootstrap
+#   infra/kafka.sh fetch|start [--sasl]|stop|kill|status|topics|accounts|admin-config|bootstrap|mode
 #
 # Environment: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (port+1), KAFKA_VERSIONS (releases tried,
 # newest first), ECI_CACHE_DIR, ECI_STATE_DIR, KAFKA_HEAP (512m).
@@ -15,19 +15,36 @@
 # development values (eci-dev-<account>-password), for local development only. The admin password
 # is fixed when the node is formatted and kept in its folder; `admin-config` prints the path of
 # the admin's client properties (for --command-config). A node stays in the mode it was
-# formatted in (KAFKA_SASL unset keeps it): `infra/down.sh --purge` or another ECI_STATE_DIR to
-# switch.
+# formatted in; each mode has its own node folder (kafka-<port>, kafka-<port>-sasl), so switching
+# mode needs only the running broker stopped (`make stop`). `mode` prints the mode of the node
+# in use (sasl or plaintext).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 KAFKA_VERSIONS="${KAFKA_VERSIONS:-4.4.0 4.3.1 4.2.1 4.1.2 4.0.2 3.9.1}"
 KAFKA_HEAP="${KAFKA_HEAP:-512m}"
-NODE_DIR="$ECI_STATE_DIR/kafka-$KAFKA_PORT"
+KAFKA_SASL="${KAFKA_SASL:-}" # 1 or 0; unset: the node that runs, else as formatted (PLAINTEXT for a new node)
+[[ "${1:-}" == start && "${2:-}" == --sasl ]] && KAFKA_SASL=1
+# One node folder per mode (`make run` is SASL, `make test` PLAINTEXT), so that switching needs a
+# stop, never a purge: kafka-<port> (PLAINTEXT, or SASL when formatted so before) and
+# kafka-<port>-sasl. With KAFKA_SASL unset, the one whose broker runs, else the one that exists.
+node_dir_for() { # sasl|plaintext
+  if [[ "$1" == sasl ]]; then echo "$ECI_STATE_DIR/kafka-$KAFKA_PORT-sasl"; else echo "$ECI_STATE_DIR/kafka-$KAFKA_PORT"; fi
+}
+if [[ "$KAFKA_SASL" == 1 ]]; then
+  NODE_DIR=$(node_dir_for sasl)
+elif [[ "$KAFKA_SASL" == 0 ]]; then
+  NODE_DIR=$(node_dir_for plaintext)
+elif pid_alive "$(node_dir_for sasl)/kafka.pid" ||
+  { [[ -d "$(node_dir_for sasl)" ]] && ! pid_alive "$(node_dir_for plaintext)/kafka.pid" && [[ ! -f "$(node_dir_for plaintext)/data/meta.properties" ]]; }; then
+  NODE_DIR=$(node_dir_for sasl)
+else
+  NODE_DIR=$(node_dir_for plaintext)
+fi
 PIDFILE="$NODE_DIR/kafka.pid"
 BOOTSTRAP="$KAFKA_HOST:$KAFKA_PORT"
 MODE_FILE="$NODE_DIR/security-mode"
 ADMIN_PASSWORD_FILE="$NODE_DIR/admin-password"
 ADMIN_CONFIG="$NODE_DIR/admin-client.properties"
-KAFKA_SASL="${KAFKA_SASL:-}" # 1 or 0; unset: as formatted (PLAINTEXT for a new node)
 
 libs_dir() {
   local version
@@ -85,10 +102,11 @@ answers_metadata() {
 }
 
 sasl_mode() { [[ "$(cat "$MODE_FILE" 2>/dev/null || echo plaintext)" == sasl ]]; }
+mode() { if sasl_mode; then echo sasl; else echo plaintext; fi; }
 
 prepare_security() { # decides the node's mode, and in SASL mode its admin password and client config
   local wanted=plaintext
-  [[ "$KAFKA_SASL" == 1 ]] && wanted=sasl
+  [[ "$KAFKA_SASL" == 1 || "$NODE_DIR" == *-sasl ]] && wanted=sasl
   if [[ -f "$NODE_DIR/data/meta.properties" ]]; then
     local formatted
     formatted=$(cat "$MODE_FILE" 2>/dev/null || echo plaintext)
@@ -135,6 +153,9 @@ share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
 log.flush.interval.messages=1
+# The cleaner's pause when it finds nothing to clean: part of the contacts topic's erasure bound
+# (infra/topics.conf). Kafka's default, written down because the bound depends on it.
+log.cleaner.backoff.ms=15000
 PROPS
   )
   if sasl_mode; then
@@ -157,9 +178,15 @@ accounts() { # SASL mode: the accounts of kafka-accounts.conf with their rights 
 
 start() {
   if pid_alive "$PIDFILE" && port_open "$KAFKA_HOST" "$KAFKA_PORT"; then
-    log "Kafka already runs on $BOOTSTRAP (pid $(cat "$PIDFILE"))"
+    log "Kafka already runs on $BOOTSTRAP (pid $(cat "$PIDFILE"), $(mode))"
     return 0
   fi
+  local other
+  for other in "$(node_dir_for sasl)" "$(node_dir_for plaintext)"; do
+    if [[ "$other" != "$NODE_DIR" ]] && pid_alive "$other/kafka.pid"; then
+      die "a broker in $(cat "$other/security-mode" 2>/dev/null || echo plaintext) mode already runs on $BOOTSTRAP ($other): stop it first (make stop), or choose another KAFKA_PORT"
+    fi
+  done
   for port in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
     if port_open "$KAFKA_HOST" "$port"; then
       die "port $port on $KAFKA_HOST is in use by another process; choose KAFKA_PORT (and KAFKA_CONTROLLER_PORT) or stop that process"
@@ -203,15 +230,16 @@ status() {
 }
 
 topics() { # declare the topics of infra/topics.conf
+  local command_config=""
+  sasl_mode && command_config="$ADMIN_CONFIG"
   KAFKA_TOPICS_CMD="$INFRA_DIR/kafka.sh topic-command" \
+    KAFKA_CONFIGS_CMD="$INFRA_DIR/kafka.sh configs-command" KAFKA_COMMAND_CONFIG="$command_config" \
     "$INFRA_DIR/create-topics.sh" "$BOOTSTRAP" "$INFRA_DIR/topics.conf"
 }
 
 case "${1:-}" in
   fetch) fetch ;;
-  start)
-    [[ "${2:-}" == --sasl ]] && KAFKA_SASL=1
-    start ;;
+  start) start ;;
   stop) stop_pid "$PIDFILE" Kafka 60 ;;
   kill) # for fault tests: an abrupt death
     if pid_alive "$PIDFILE"; then kill -KILL "$(cat "$PIDFILE")"; rm -f "$PIDFILE"; log "Kafka killed"; fi ;;
@@ -223,5 +251,6 @@ case "${1:-}" in
   configs-command) shift; tool org.apache.kafka.tools.ConfigCommand "$@" ;;
   acls-command) shift; tool org.apache.kafka.tools.AclCommand "$@" ;;
   bootstrap) echo "$BOOTSTRAP" ;;
-  *) die "usage: infra/kafka.sh fetch|start [--sasl]|stop|kill|status|topics|accounts|admin-config|bootstrap" ;;
+  mode) mode ;;
+  *) die "usage: infra/kafka.sh fetch|start [--sasl]|stop|kill|status|topics|accounts|admin-config|bootstrap|mode" ;;
 esac

@@ -9,6 +9,10 @@
 # (AUTH_JWKS_FILE, AUTH_SIGNING_KEY_FILE), a key pair is made once with `eci-admin keys generate`
 # and kept in the state folder (the private key mode 600). `demo` seeds the demo data and prints
 # one token per role, signed with the private key (which the services never see).
+#
+# On a SASL broker (`make run`'s default, `infra/kafka.sh mode` says), each service logs in with
+# its own account of infra/kafka-accounts.conf (registry, projects, notifications), its password
+# from KAFKA_<ACCOUNT>_PASSWORD or the development value infra/kafka.sh gave it.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 SERVICES_DIR="$ECI_STATE_DIR/services"
@@ -40,10 +44,17 @@ token_keys() {
 
 ready() { curl -fsS "http://127.0.0.1:$1/health/ready" >/dev/null 2>&1; }
 
+kafka_login() { # service -> the env assignments of its Kafka login (none on a PLAINTEXT broker)
+  [[ "$("$INFRA_DIR/kafka.sh" mode)" == sasl ]] || return 0
+  local variable="KAFKA_${1^^}_PASSWORD"
+  printf '%s\n' KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT KAFKA_SASL_MECHANISM=SCRAM-SHA-512 \
+    "KAFKA_SASL_USERNAME=$1" "KAFKA_SASL_PASSWORD=${!variable:-eci-dev-$1-password}"
+}
+
 start() {
   mkdir -p "$SERVICES_DIR"
   token_keys
-  local name port pidfile
+  local name port pidfile login
   for name in "${ORDER[@]}"; do
     port=${PORTS[$name]}
     pidfile="$SERVICES_DIR/$name.pid"
@@ -54,10 +65,12 @@ start() {
     port_open 127.0.0.1 "$port" && die "port $port is in use: set ${name^^}_HTTP_PORT or stop that process"
     # The service writes its own pid: `setsid` forks when it leads a process group, and `$!`
     # would then name a process that has already exited.
+    mapfile -t login < <(kafka_login "$name")
     # Every descriptor of the whole subshell goes to the log, not only the service's: a process
     # left holding the caller's output would keep `make run | tee run.log` from ever returning.
     (cd "$REPO_DIR" && exec setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$pidfile" \
-      "$REPO_DIR/.venv/bin/python" -m "eci_$name") >>"$SERVICES_DIR/$name.log" 2>&1 </dev/null &
+      env "${login[@]}" "$REPO_DIR/.venv/bin/python" -m "eci_$name") \
+      >>"$SERVICES_DIR/$name.log" 2>&1 </dev/null &
     for _ in {1..50}; do [[ -s "$pidfile" ]] && break; sleep 0.1; done
   done
   for name in "${ORDER[@]}"; do
@@ -93,5 +106,6 @@ case "${1:-}" in
   stop) stop ;;
   status) status ;;
   demo) demo ;;
-  *) die "usage: infra/services.sh start|stop|status|demo" ;;
+  kafka-login) kafka_login "${2:?service}" ;; # what `start` gives that service (for checks)
+  *) die "usage: infra/services.sh start|stop|status|demo|kafka-login SERVICE" ;;
 esac

@@ -13,6 +13,8 @@ from support.endpoints import Endpoints
 from support.private_kafka import PrivateKafka, can_run_private_broker
 from support.services import NAMES, ServiceProcess, make_service
 
+JOURNEYS_BROKER = "journeys' broker"
+
 
 @dataclass
 class System:
@@ -61,7 +63,7 @@ def journey_endpoints(
     broker.start()
     broker.declare_topics()
     try:
-        yield Endpoints(broker.bootstrap, endpoints.mongodb_uri, "journeys' broker")
+        yield Endpoints(broker.bootstrap, endpoints.mongodb_uri, JOURNEYS_BROKER)
     finally:
         broker.stop()
 

@@ -192,7 +192,8 @@ async def test_the_journey_reaches_the_right_people_only(
             "fr.horlogerie.eci.projects.project.proposed.v1",
             "fr.horlogerie.eci.projects.call.opened.v1",
             "fr.horlogerie.eci.projects.call.candidates-ranked.v1",
-            "fr.horlogerie.eci.projects.application.submitted.v1",
+            "fr.horlogerie.eci.projects.application.submitted.v1",  # both during the window
+            "fr.horlogerie.eci.projects.application.submitted.v2",
             "fr.horlogerie.eci.projects.partner.accepted.v1",
             "fr.horlogerie.eci.projects.milestone.reached.v1",
             "fr.horlogerie.eci.notifications.delivery.delivered.v1",

@@ -13,12 +13,14 @@ import pytest_asyncio
 from eci_common.envelope import to_record
 from eci_common.events.projects import (
     ApplicationSubmittedV1,
+    ApplicationSubmittedV2,
     CallForPartnersOpenedV1,
     Candidate,
     CandidatesRankedV1,
     InvitationAcceptedV1,
     InvitationDeclinedV1,
     InvitationSentV1,
+    InvitationSentV2,
     MilestoneReachedV1,
     PartnerAcceptedV1,
     PartnerDeclinedV1,
@@ -273,13 +275,22 @@ async def test_applications_decisions_invitations_and_milestones(world: Notifica
             kind="pooling",
             proposed_at=NOW,
         ),
+        # As the producer writes them during the migration window: v1 and v2 of one change.
         ApplicationSubmittedV1(
             **base,
             version=2,
             application_id="a1",
             company_id=cid("spiral"),
             lead_company_id=cid("lead"),
-            message="Nous avons les spiraux.",
+            submitted_at=NOW,
+        ),
+        ApplicationSubmittedV2(
+            **base,
+            version=2,
+            application_id="a1",
+            company_id=cid("spiral"),
+            lead_company_id=cid("lead"),
+            has_message=True,
             submitted_at=NOW,
         ),
         PartnerAcceptedV1(
@@ -294,6 +305,9 @@ async def test_applications_decisions_invitations_and_milestones(world: Notifica
             **base, version=4, company_id=cid("dials"), application_id="a2", declined_at=NOW
         ),
         InvitationSentV1(
+            **base, version=5, invitation_id="i1", company_id=cid("outsider"), sent_at=NOW
+        ),
+        InvitationSentV2(
             **base, version=5, invitation_id="i1", company_id=cid("outsider"), sent_at=NOW
         ),
         InvitationAcceptedV1(
@@ -331,7 +345,8 @@ async def test_applications_decisions_invitations_and_milestones(world: Notifica
         n for n in await world.inbox(cid("lead")) if n["kind"] == "application_submitted"
     ]
     assert "Spiraux du Jura se porte candidate" in application["body"]
-    assert "Nous avons les spiraux." in application["body"]
+    # The text itself is not on the topic (v2): the notification points to the project.
+    assert "Un message vous attend" in application["body"]
 
 
 async def test_the_same_event_twice_notifies_once_per_recipient_and_channel(

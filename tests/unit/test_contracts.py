@@ -19,6 +19,7 @@ from eci_common.events.catalog import EVENT_MODELS
 from eci_common.events.notifications import NotificationDeliveredV1, NotificationFailedV1
 from eci_common.events.projects import (
     ApplicationSubmittedV1,
+    ApplicationSubmittedV2,
     CallForPartnersClosedV1,
     CallForPartnersOpenedV1,
     Candidate,
@@ -26,6 +27,7 @@ from eci_common.events.projects import (
     InvitationAcceptedV1,
     InvitationDeclinedV1,
     InvitationSentV1,
+    InvitationSentV2,
     MilestoneReachedV1,
     PartnerAcceptedV1,
     PartnerDeclinedV1,
@@ -225,7 +227,15 @@ SAMPLES.update(
             application_id="app-1",
             company_id="cmp-02",
             lead_company_id="cmp-01HZX3K9",
-            message="Nous maîtrisons la gravure profonde.",
+            submitted_at=AT,
+        ),
+        ApplicationSubmittedV2: ApplicationSubmittedV2(
+            project_id="prj-spiral",
+            version=4,
+            application_id="app-1",
+            company_id="cmp-02",
+            lead_company_id="cmp-01HZX3K9",
+            has_message=True,
             submitted_at=AT,
         ),
         PartnerAcceptedV1: PartnerAcceptedV1(
@@ -248,7 +258,14 @@ SAMPLES.update(
             version=5,
             invitation_id="inv-1",
             company_id="cmp-04",
-            message="Rejoignez-nous",
+            sent_at=AT,
+        ),
+        InvitationSentV2: InvitationSentV2(
+            project_id="prj-spiral",
+            version=5,
+            invitation_id="inv-1",
+            company_id="cmp-04",
+            has_message=True,
             sent_at=AT,
         ),
         InvitationAcceptedV1: InvitationAcceptedV1(

@@ -8,6 +8,7 @@ import pytest
 from eci_common.errors import Conflict, NotFound
 from eci_common.events.projects import (
     ApplicationSubmittedV1,
+    ApplicationSubmittedV2,
     CallForPartnersClosedV1,
     CallForPartnersOpenedV1,
     InvitationAcceptedV1,
@@ -102,7 +103,8 @@ def test_the_journey_emits_its_events_in_order() -> None:
         ProjectProposedV1,
         ProjectStatusChangedV1,  # draft → open for partners
         CallForPartnersOpenedV1,
-        ApplicationSubmittedV1,
+        ApplicationSubmittedV1,  # with its v2 twin during the migration window
+        ApplicationSubmittedV2,
         PartnerAcceptedV1,
         ProjectStatusChangedV1,  # open for partners → active
         CallForPartnersClosedV1,

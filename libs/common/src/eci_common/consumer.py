@@ -65,6 +65,7 @@ from eci_common.kafka import RecordPublisher
 from eci_common.logging import get_logger
 from eci_common.metrics import Metrics
 from eci_common.mongo import is_database_unavailable
+from eci_common.segment_roll import is_segment_roll_marker
 from eci_common.settings import ConsumerSettings
 
 P = TypeVar("P", bound=EventPayload)
@@ -291,6 +292,8 @@ class EventConsumer:
             )
             await self._dead_letter(record, too_large, attempts=1)
             return "dead_lettered", "too_large"
+        if is_segment_roll_marker(record.key, record.headers, record.body):
+            return "ignored", "segment_roll"
         try:
             meta = read_metadata(record.headers)
         except MalformedEvent as exc:

@@ -41,6 +41,11 @@ class KafkaSettings(BaseSettings):
     kafka_sasl_password: SecretStr | None = Field(None, validation_alias="KAFKA_SASL_PASSWORD")
     # With SASL_SSL: the CA bundle that signed the broker's certificate (the system's otherwise).
     kafka_ssl_cafile: str | None = Field(None, validation_alias="KAFKA_SSL_CAFILE")
+    # How often the producer of a compacted topic appends a marker to each of its partitions, so
+    # that an idle partition's segments roll too (eci_common.segment_roll, docs/operations.md).
+    kafka_segment_roll_interval_s: float = Field(
+        600, gt=0, validation_alias="KAFKA_SEGMENT_ROLL_INTERVAL_S"
+    )
 
     @model_validator(mode="after")
     def _sasl_needs_an_account(self) -> Self:

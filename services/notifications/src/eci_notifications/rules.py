@@ -21,6 +21,9 @@ their preferences and consent allow. An erasure is not a notification: it purges
 | invitation accepted/decl. | invitation_accepted/.. | applications | the lead                    |
 | milestone reached         | milestone_reached      | projects     | the partners                |
 | company erased            | (purge)                |              | everything about it goes    |
+
+Applications and invitations are read in v2 only; their v1 twins (same change, emitted during the
+migration window of docs/versioning.md) trigger no rule, so nobody hears twice.
 """
 
 from dataclasses import dataclass
@@ -28,12 +31,12 @@ from enum import StrEnum
 
 from eci_common.events.base import EventPayload
 from eci_common.events.projects import (
-    ApplicationSubmittedV1,
+    ApplicationSubmittedV2,
     CallForPartnersOpenedV1,
     CandidatesRankedV1,
     InvitationAcceptedV1,
     InvitationDeclinedV1,
-    InvitationSentV1,
+    InvitationSentV2,
     MilestoneReachedV1,
     PartnerAcceptedV1,
     PartnerDeclinedV1,
@@ -76,10 +79,10 @@ RULES: tuple[Rule, ...] = (
     Rule(MemberJoinedV1, "member_joined", "clusters", Audience.CLUSTER_MEMBERS),
     Rule(CallForPartnersOpenedV1, "call_opened", "calls", Audience.CLUSTER_COMPANIES, Dedup.CALL),
     Rule(CandidatesRankedV1, "call_candidate", "calls", Audience.TOP_CANDIDATES, Dedup.CALL),
-    Rule(ApplicationSubmittedV1, "application_submitted", "applications", Audience.LEAD),
+    Rule(ApplicationSubmittedV2, "application_submitted", "applications", Audience.LEAD),
     Rule(PartnerAcceptedV1, "partner_accepted", "applications", Audience.SUBJECT_COMPANY),
     Rule(PartnerDeclinedV1, "partner_declined", "applications", Audience.SUBJECT_COMPANY),
-    Rule(InvitationSentV1, "invitation_sent", "applications", Audience.SUBJECT_COMPANY),
+    Rule(InvitationSentV2, "invitation_sent", "applications", Audience.SUBJECT_COMPANY),
     Rule(InvitationAcceptedV1, "invitation_accepted", "applications", Audience.LEAD),
     Rule(InvitationDeclinedV1, "invitation_declined", "applications", Audience.LEAD),
     Rule(MilestoneReachedV1, "milestone_reached", "projects", Audience.PARTNERS),

@@ -5,6 +5,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from eci_common.auth import Principal
 from eci_projects.lifecycle import TRANSITIONS, Status
 from eci_projects.matchmaking import Ranked
 from eci_projects.project import Decision, Description, Kind, Project, Request, Visibility
@@ -12,6 +13,12 @@ from eci_projects.project import Decision, Description, Kind, Project, Request, 
 _STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
 Capability = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?$", max_length=80)]
 Id = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+def may_read_message(caller: Principal, project: Project, request: Request) -> bool:
+    """An application's or invitation's text is for staff, the lead and the company it
+    concerns: it may name people, so it never goes further (not on a topic either)."""
+    return caller.acts_for(project.lead_company_id) or caller.acts_for(request.company_id)
 
 
 class MilestoneIn(BaseModel):
@@ -107,13 +114,22 @@ class InvitationIn(BaseModel):
 class RequestOut(BaseModel):
     id: str
     company_id: str
-    message: str
+    message: str | None = Field(
+        description="The free text, which may name people: shown to staff, the lead and the "
+        "applicant or invited company only (null for anyone else). It is on no topic."
+    )
     at: datetime
     decision: Decision
 
     @classmethod
-    def of(cls, request: Request) -> "RequestOut":
-        return cls(**request.__dict__)
+    def of(cls, request: Request, *, with_message: bool) -> "RequestOut":
+        return cls(
+            id=request.id,
+            company_id=request.company_id,
+            message=request.message if with_message else None,
+            at=request.at,
+            decision=request.decision,
+        )
 
 
 class MilestoneOut(BaseModel):
@@ -154,8 +170,13 @@ class ProjectPublic(BaseModel):
     milestones: list[MilestoneOut]
 
     @classmethod
-    def of(cls, p: Project) -> "ProjectPublic":
+    def of(cls, p: Project, caller: Principal) -> "ProjectPublic":
+        """The project as `caller` may read it: messages only for those they concern."""
         d = p.description
+
+        def out(request: Request) -> RequestOut:
+            return RequestOut.of(request, with_message=may_read_message(caller, p, request))
+
         return cls(
             id=p.id,
             cluster_id=p.cluster_id,
@@ -181,8 +202,8 @@ class ProjectPublic(BaseModel):
                 opened_at=p.call.opened_at,
                 open=p.call.open,
             ),
-            applications=[RequestOut.of(a) for a in p.applications],
-            invitations=[RequestOut.of(i) for i in p.invitations],
+            applications=[out(a) for a in p.applications],
+            invitations=[out(i) for i in p.invitations],
             partners=list(p.partners),
             milestones=[MilestoneOut(**m.__dict__) for m in p.milestones],
         )

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
-from eci_common.auth import PrincipalDep
+from eci_common.auth import Principal, PrincipalDep
 from eci_common.errors import Conflict, NotFound
 from eci_common.http import IfMatchDep, current_correlation_id, set_etag
 from eci_projects import service
@@ -42,9 +42,9 @@ UnitDep = Annotated[Unit, Depends(_unit)]
 Decision = Literal["accept", "decline"]
 
 
-def _out(project: Project, response: Response) -> ProjectPublic:
+def _out(project: Project, response: Response, caller: Principal) -> ProjectPublic:
     set_etag(response, project.version)
-    return ProjectPublic.of(project)
+    return ProjectPublic.of(project, caller)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -62,7 +62,7 @@ async def propose(
         milestones=[(m.title, m.due_on) for m in body.milestones],
     )
     response.headers["Location"] = f"/projects/{project.id}"
-    return _out(project, response)
+    return _out(project, response, caller)
 
 
 @router.get("")
@@ -78,14 +78,14 @@ async def find(
         cluster_id=cluster_id, status=status_, company_id=company_id
     )
     seen_by = await viewer(unit, caller)
-    return [ProjectPublic.of(p) for p in projects if seen_by.can_see(p)]
+    return [ProjectPublic.of(p, caller) for p in projects if seen_by.can_see(p)]
 
 
 @router.get("/{project_id}")
 async def get(
     project_id: str, unit: UnitDep, response: Response, caller: PrincipalDep
 ) -> ProjectPublic:
-    return _out(await visible_project(unit, caller, project_id), response)
+    return _out(await visible_project(unit, caller, project_id), response, caller)
 
 
 @router.patch("/{project_id}")
@@ -103,7 +103,7 @@ async def update(
     project = await service.change(
         unit, project_id=project_id, expected_version=version, action=lambda p: p.update(changes)
     )
-    return _out(project, response)
+    return _out(project, response, caller)
 
 
 @router.post("/{project_id}/call")
@@ -125,7 +125,7 @@ async def open_call(
         needed=tuple(body.needed_capabilities),
         deadline=body.deadline,
     )
-    return _out(project, response)
+    return _out(project, response, caller)
 
 
 @router.post("/{project_id}/call/close")
@@ -136,7 +136,7 @@ async def close_call(
     project = await service.change(
         unit, project_id=project_id, expected_version=version, action=lambda p: p.close_call()
     )
-    return _out(project, response)
+    return _out(project, response, caller)
 
 
 @router.post("/{project_id}/status")
@@ -165,7 +165,7 @@ async def change_status(
     project = await service.change(
         unit, project_id=project_id, expected_version=version, action=act
     )
-    return _out(project, response)
+    return _out(project, response, caller)
 
 
 @router.get("/{project_id}/candidates")
@@ -205,7 +205,7 @@ async def decide(
     project = await service.decide(
         unit, project_id=project_id, application_id=application_id, accept=decision == "accept"
     )
-    return _out(project, response)
+    return _out(project, response, caller)
 
 
 @router.post("/{project_id}/invitations", status_code=status.HTTP_201_CREATED)
@@ -240,7 +240,7 @@ async def answer(
     project = await service.answer(
         unit, project_id=project_id, invitation_id=invitation_id, accept=decision == "accept"
     )
-    return _out(project, response)
+    return _out(project, response, caller)
 
 
 @router.post("/{project_id}/milestones", status_code=status.HTTP_201_CREATED)
@@ -260,7 +260,7 @@ async def add_milestone(
         expected_version=version,
         action=lambda p: p.add_milestone(body.title, body.due_on),
     )
-    return _out(project, response)
+    return _out(project, response, caller)
 
 
 @router.post("/{project_id}/milestones/{milestone_id}/reached")
@@ -281,4 +281,4 @@ async def reach_milestone(
         expected_version=version,
         action=lambda p: p.reach_milestone(milestone_id),
     )
-    return _out(project, response)
+    return _out(project, response, caller)

@@ -12,11 +12,13 @@ from eci_common.errors import Conflict, NotFound
 from eci_common.events.base import EventPayload
 from eci_common.events.projects import (
     ApplicationSubmittedV1,
+    ApplicationSubmittedV2,
     CallForPartnersClosedV1,
     CallForPartnersOpenedV1,
     InvitationAcceptedV1,
     InvitationDeclinedV1,
     InvitationSentV1,
+    InvitationSentV2,
     MilestoneReachedV1,
     PartnerAcceptedV1,
     PartnerDeclinedV1,
@@ -199,17 +201,18 @@ class Project:
         application = Request(str(uuid.uuid4()), company_id, message, now())
         self.applications.append(application)
         self._bump()
-        self.pending.append(
-            ApplicationSubmittedV1(
-                project_id=self.id,
-                version=self.version,
-                application_id=application.id,
-                company_id=company_id,
-                lead_company_id=self.lead_company_id,
-                message=message,
-                submitted_at=application.at,
-            )
-        )
+        # Both versions during the migration window (docs/versioning.md); the message stays
+        # here, off the topic: v1 carries it empty, v2 only says there is one.
+        fields: dict[str, Any] = {
+            "project_id": self.id,
+            "version": self.version,
+            "application_id": application.id,
+            "company_id": company_id,
+            "lead_company_id": self.lead_company_id,
+            "submitted_at": application.at,
+        }
+        self.pending.append(ApplicationSubmittedV1(**fields))
+        self.pending.append(ApplicationSubmittedV2(**fields, has_message=bool(message)))
         return application
 
     def decide_application(self, application_id: str, *, accept: bool) -> None:
@@ -257,16 +260,16 @@ class Project:
         invitation = Request(str(uuid.uuid4()), company_id, message, now())
         self.invitations.append(invitation)
         self._bump()
-        self.pending.append(
-            InvitationSentV1(
-                project_id=self.id,
-                version=self.version,
-                invitation_id=invitation.id,
-                company_id=company_id,
-                message=message,
-                sent_at=invitation.at,
-            )
-        )
+        # Both versions during the migration window, the message off the topic (see apply).
+        fields: dict[str, Any] = {
+            "project_id": self.id,
+            "version": self.version,
+            "invitation_id": invitation.id,
+            "company_id": company_id,
+            "sent_at": invitation.at,
+        }
+        self.pending.append(InvitationSentV1(**fields))
+        self.pending.append(InvitationSentV2(**fields, has_message=bool(message)))
         return invitation
 
     def answer_invitation(self, invitation_id: str, *, accept: bool) -> None:

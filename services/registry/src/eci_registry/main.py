@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI
 
+from eci_common import topics
 from eci_common.asyncapi import asyncapi_document
 from eci_common.asyncapi_http import asyncapi_router
 from eci_common.auth import Authenticated, install_auth
@@ -13,6 +14,7 @@ from eci_common.http import health_router, install_common
 from eci_common.logging import configure_logging
 from eci_common.outbox import OutboxRelay
 from eci_common.runtime import ServiceRuntime
+from eci_common.segment_roll import SegmentRoller
 from eci_registry import api_clusters, api_companies, api_taxonomy
 from eci_registry.cluster_repository import MongoClusterRepository
 from eci_registry.repository import MongoCompanyRepository
@@ -42,12 +44,18 @@ def create_app(settings: Settings) -> FastAPI:
         relay = runtime.outbox([runtime.db["companies"], runtime.db["clusters"]])
         app.state.runtime = runtime
         app.state.registry = RegistryState(companies=companies, clusters=clusters, relay=relay)
+        # The contacts topic is compacted: its markers bound how long an erasure takes to reach it.
+        roller = SegmentRoller(
+            settings, topics.REGISTRY_CONTACTS, interval_s=settings.kafka_segment_roll_interval_s
+        )
         await runtime.start()
         await companies.ensure_indexes()
         await clusters.ensure_indexes()
+        roller.start()
         try:
             yield
         finally:
+            await roller.stop()
             await runtime.stop()
 
     app = FastAPI(

@@ -96,7 +96,8 @@ class CallForPartnersClosedV1(_ProjectEvent):
 
 
 class ApplicationSubmittedV1(_ProjectEvent):
-    """A company applied to a call for partners."""
+    """A company applied to a call for partners. Deprecated for v2: since v2 exists, `message`
+    is always empty (the text may name people and this topic is kept forever)."""
 
     event_type: ClassVar[str] = f"{EVENT_TYPE_PREFIX}.application.submitted.v1"
 
@@ -104,6 +105,21 @@ class ApplicationSubmittedV1(_ProjectEvent):
     company_id: str
     lead_company_id: str
     message: str = ""
+    submitted_at: datetime
+
+
+class ApplicationSubmittedV2(_ProjectEvent):
+    """A company applied to a call for partners. Its message, which may name people, is not on
+    the topic: the lead and the applicant read it in the project (`GET /projects/{id}`)."""
+
+    event_type: ClassVar[str] = f"{EVENT_TYPE_PREFIX}.application.submitted.v2"
+
+    application_id: str
+    company_id: str
+    lead_company_id: str
+    has_message: bool = Field(
+        False, description="The applicant wrote a message (readable through the projects API)."
+    )
     submitted_at: datetime
 
 
@@ -129,13 +145,29 @@ class PartnerDeclinedV1(_ProjectEvent):
 
 
 class InvitationSentV1(_ProjectEvent):
-    """The lead invited a company to become a partner."""
+    """The lead invited a company to become a partner. Deprecated for v2: since v2 exists,
+    `message` is always empty (the text may name people and this topic is kept forever)."""
 
     event_type: ClassVar[str] = f"{EVENT_TYPE_PREFIX}.invitation.sent.v1"
 
     invitation_id: str
     company_id: str
     message: str = ""
+    sent_at: datetime
+
+
+class InvitationSentV2(_ProjectEvent):
+    """The lead invited a company to become a partner. Its message, which may name people, is
+    not on the topic: the lead and the invited company read it in the project
+    (`GET /projects/{id}`)."""
+
+    event_type: ClassVar[str] = f"{EVENT_TYPE_PREFIX}.invitation.sent.v2"
+
+    invitation_id: str
+    company_id: str
+    has_message: bool = Field(
+        False, description="The lead wrote a message (readable through the projects API)."
+    )
     sent_at: datetime
 
 
