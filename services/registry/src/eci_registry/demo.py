@@ -962,7 +962,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.stderr.write(f"demo seed failed: {exc}\n")
         raise SystemExit(1) from exc
     credentials = demo_credentials(settings, report)
-    say(describe(credentials))
+    say(describe(credentials, args.url))
     if args.credentials is not None:
         args.credentials.write_text(
             "".join(f"export {c.variable}={c.token}\n" for c in credentials), encoding="utf-8"

@@ -74,12 +74,12 @@ def demo_credentials(settings: TokenIssuerSettings, report: SeedReport) -> list[
     ]
 
 
-def describe(credentials: list[DemoCredential]) -> str:
+def describe(credentials: list[DemoCredential], registry_url: str) -> str:
     lines = ["", "Demo credentials (valid a day; mint others with `eci-admin token`):"]
     for credential in credentials:
         lines += [f"  {credential.variable}  {credential.description}", f"    {credential.token}"]
     lines += [
         "Use one as a bearer token, for example:",
-        '  curl -H "Authorization: Bearer $ECI_CONTACT_TOKEN" http://127.0.0.1:8001/companies',
+        f'  curl -H "Authorization: Bearer $ECI_CONTACT_TOKEN" {registry_url.rstrip("/")}/companies',
     ]
     return "\n".join(lines)
