@@ -80,6 +80,7 @@ def describe(credentials: list[DemoCredential], registry_url: str) -> str:
         lines += [f"  {credential.variable}  {credential.description}", f"    {credential.token}"]
     lines += [
         "Use one as a bearer token, for example:",
-        f'  curl -H "Authorization: Bearer $ECI_CONTACT_TOKEN" {registry_url.rstrip("/")}/companies',
+        '  curl -H "Authorization: Bearer $ECI_CONTACT_TOKEN" '
+        f"{registry_url.rstrip('/')}/companies",
     ]
     return "\n".join(lines)
