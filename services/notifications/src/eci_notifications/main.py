@@ -13,6 +13,7 @@ from eci_common.auth import Authenticated, install_auth
 from eci_common.events.catalog import EVENT_MODELS
 from eci_common.http import health_router, install_common
 from eci_common.logging import configure_logging
+from eci_common.rate_limit import WriteLimited
 from eci_common.runtime import ServiceRuntime
 from eci_notifications import api, api_contacts, api_webhooks
 from eci_notifications.channels import HttpWebhookCaller, SmtpConfig, SmtpMailer
@@ -125,7 +126,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_common(app)
     install_auth(app, settings)
     for router in (api.router, api_contacts.router, api_webhooks.router):
-        app.include_router(router, dependencies=[Authenticated])
+        app.include_router(router, dependencies=[Authenticated, WriteLimited])
     app.include_router(health_router())
     received = tuple(model for model in EVENT_MODELS if model.topic in TOPICS)
     app.include_router(asyncapi_router(lambda: asyncapi_document(SERVICE, receives=received)))
