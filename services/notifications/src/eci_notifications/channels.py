@@ -6,6 +6,7 @@ cannot help (the server refused the address for good), so the delivery fails at 
 
 import asyncio
 import smtplib
+import ssl
 import time
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -43,9 +44,15 @@ class Mailer(Protocol):
     async def send(self, email: Email) -> None: ...
 
 
+class CredentialsInClear(ValueError):
+    """An SMTP login configured without STARTTLS: refused when the settings are built."""
+
+
 @dataclass(frozen=True)
 class SmtpConfig:
-    """Where the SMTP server is and how to talk to it."""
+    """Where the SMTP server is and how to talk to it. With STARTTLS the server's certificate
+    is verified against the system's CAs, or against `ca_file` only when it is set; a login is
+    only ever sent inside TLS."""
 
     host: str
     port: int
@@ -54,6 +61,20 @@ class SmtpConfig:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     timeout_s: float = 10.0
+    ca_file: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.username or self.password) and not self.starttls:
+            raise CredentialsInClear(
+                "NOTIFICATIONS_SMTP_USERNAME/NOTIFICATIONS_SMTP_PASSWORD are set but "
+                "NOTIFICATIONS_SMTP_STARTTLS is false: the SMTP login would travel in clear; "
+                "set NOTIFICATIONS_SMTP_STARTTLS=true (and NOTIFICATIONS_SMTP_CA_FILE for a "
+                "private CA) or remove the credentials"
+            )
+
+    def tls_context(self) -> ssl.SSLContext:
+        """Verifying context: certificate chain and host name (a missing CA file fails here)."""
+        return ssl.create_default_context(cafile=self.ca_file)
 
 
 class SmtpMailer:
@@ -61,6 +82,8 @@ class SmtpMailer:
 
     def __init__(self, config: SmtpConfig) -> None:
         self._config = config
+        # Built once, at start-up: an unreadable CA file stops the service, not each e-mail.
+        self._tls = config.tls_context() if config.starttls else None
 
     async def send(self, email: Email) -> None:
         await asyncio.to_thread(self._send, email)
@@ -77,9 +100,11 @@ class SmtpMailer:
             message.add_alternative(email.html, subtype="html")
         try:
             with smtplib.SMTP(config.host, config.port, timeout=config.timeout_s) as smtp:
-                if config.starttls:
-                    smtp.starttls()
+                if self._tls is not None:
+                    smtp.starttls(context=self._tls)  # raises unless the certificate verifies
                 if config.username and config.password:
+                    if not isinstance(smtp.sock, ssl.SSLSocket):  # never without TLS
+                        raise DeliveryFailed("refusing to send SMTP credentials without TLS")
                     smtp.login(config.username, config.password)
                 smtp.send_message(message)
         except smtplib.SMTPRecipientsRefused as exc:
@@ -88,6 +113,8 @@ class SmtpMailer:
             permanent = 500 <= exc.smtp_code < 600
             reason = f"SMTP {exc.smtp_code}: {exc.smtp_error!r}"
             raise DeliveryFailed(reason, permanent=permanent) from exc
+        except ssl.SSLCertVerificationError as exc:
+            raise DeliveryFailed(f"SMTP server certificate refused: {exc.verify_message}") from exc
         except (smtplib.SMTPException, OSError) as exc:
             raise DeliveryFailed(f"SMTP server unreachable: {exc!r}") from exc
 

@@ -49,6 +49,7 @@ def smtp_config(settings: Settings) -> SmtpConfig:
         username=settings.smtp_username,
         password=(settings.smtp_password.get_secret_value() if settings.smtp_password else None),
         timeout_s=settings.smtp_timeout_s,
+        ca_file=settings.smtp_ca_file,
     )
 
 

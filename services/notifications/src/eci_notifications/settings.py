@@ -1,6 +1,8 @@
 """Notifications settings: shared mixins plus defaults, prefixed `NOTIFICATIONS_`."""
 
-from pydantic import Field, SecretStr
+from typing import Self
+
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from eci_common.settings import ServiceSettings
@@ -25,6 +27,18 @@ class Settings(ServiceSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_timeout_s: float = Field(10.0, gt=0)
+    # A private CA (PEM) the SMTP server's certificate must chain to, instead of the system's.
+    smtp_ca_file: str | None = None
+
+    @model_validator(mode="after")
+    def _no_smtp_login_in_clear(self) -> Self:
+        """Fails at start-up, naming the settings, rather than sending a password in clear."""
+        if (self.smtp_username or self.smtp_password) and not self.smtp_starttls:
+            raise ValueError(
+                "NOTIFICATIONS_SMTP_USERNAME/NOTIFICATIONS_SMTP_PASSWORD need "
+                "NOTIFICATIONS_SMTP_STARTTLS=true: the SMTP login is never sent in clear"
+            )
+        return self
 
     # Delivery worker: reads pending e-mails and webhook calls from the database.
     delivery_poll_interval_s: float = Field(1.0, gt=0)
