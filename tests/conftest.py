@@ -19,6 +19,9 @@ def pytest_configure(config: pytest.Config) -> None:
     in-process app and service process inherits; `support.auth` mints tokens with it."""
     os.environ.setdefault("AUTH_JWT_SECRET", secrets.token_urlsafe(48))
     os.environ.pop("ECI_ENV", None)
+    # The tests' webhook receivers listen on 127.0.0.1 over http, which production refuses
+    # (test_webhook_targets.py shows it refused when the host is not listed).
+    os.environ.setdefault("NOTIFICATIONS_WEBHOOK_ALLOW_HOSTS", "127.0.0.1")
 
 
 @pytest.fixture(scope="session")

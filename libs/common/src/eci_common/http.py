@@ -39,11 +39,24 @@ _STATUS: dict[type[DomainError], int] = {
 }
 
 
+# What a caller's correlation id may be: it goes into every log line and every event header of
+# the request, so it is short and of plain characters (a UUID, a trace id, `order-42:retry`).
+CORRELATION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+
+
+def accepted_correlation_id(value: str | None) -> str:
+    """The caller's id if it has that shape, otherwise a fresh UUID (never an error: a request
+    is not refused for its tracing header)."""
+    if value is not None and CORRELATION_ID.fullmatch(value):
+        return value
+    return str(uuid.uuid4())
+
+
 class CorrelationMiddleware(BaseHTTPMiddleware):
     """Binds the caller's correlation id (or a new one) to every log line and event of a request."""
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        correlation_id = request.headers.get(CORRELATION_HEADER) or str(uuid.uuid4())
+        correlation_id = accepted_correlation_id(request.headers.get(CORRELATION_HEADER))
         structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
         try:
             response = await call_next(request)

@@ -16,6 +16,7 @@ from typing import Protocol
 import httpx
 
 from eci_notifications.domain import SIGNATURE_HEADER, webhook_signature
+from eci_notifications.webhook_targets import UnsafeWebhookTarget, WebhookTargets
 
 
 class DeliveryFailed(Exception):
@@ -128,10 +129,12 @@ class WebhookCaller(Protocol):
 
 
 class HttpWebhookCaller:
-    """Webhook calls over one `httpx.AsyncClient` (opened and closed in the lifespan)."""
+    """Webhook calls over one `httpx.AsyncClient` (opened and closed in the lifespan), each to
+    a target `targets` still allows once its host is resolved (never a private address)."""
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    def __init__(self, client: httpx.AsyncClient, targets: WebhookTargets) -> None:
         self._client = client
+        self._targets = targets
 
     async def call(
         self, *, url: str, secret: str, body: bytes, event_type: str, delivery_id: str
@@ -143,6 +146,10 @@ class HttpWebhookCaller:
             # Receivers deduplicate on it: a retry after a lost answer carries the same id.
             "X-ECI-Delivery": delivery_id,
         }
+        try:
+            await self._targets.check_resolved(url)
+        except UnsafeWebhookTarget as exc:
+            raise DeliveryFailed(f"endpoint refused: {exc}", permanent=True) from exc
         try:
             response = await self._client.post(url, content=body, headers=headers)
         except httpx.HTTPError as exc:

@@ -74,7 +74,7 @@ def create_app(settings: Settings) -> FastAPI:
             notifications=notifications,
             subscriptions=subscriptions,
             mailer=SmtpMailer(smtp_config(settings)),
-            webhooks=HttpWebhookCaller(http),
+            webhooks=HttpWebhookCaller(http, settings.webhook_targets()),
             wake_outbox=relay.wake,
         )
         policy = delivery_policy(settings)
@@ -105,6 +105,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.notifications = notifications
         app.state.contacts = contacts
         app.state.subscriptions = subscriptions
+        app.state.webhook_targets = settings.webhook_targets()
         await runtime.start()
         for store in (notifications, contacts, directory, subscriptions, digests):
             await store.ensure_indexes()

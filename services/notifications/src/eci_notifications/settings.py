@@ -6,6 +6,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from eci_common.settings import ServiceSettings
+from eci_notifications.webhook_targets import WebhookTargets
 
 
 class Settings(ServiceSettings):
@@ -49,6 +50,15 @@ class Settings(ServiceSettings):
     # Webhooks: how long a receiver may take, and when an endpoint is switched off.
     webhook_timeout_s: float = Field(5.0, gt=0)
     webhook_disable_after: int = Field(10, ge=1)
+    # Comma-separated hosts a webhook may reach over http and at a private or loopback address
+    # outside development (a local test receiver: `127.0.0.1`); empty in production.
+    webhook_allow_hosts: str = ""
+
+    def webhook_targets(self) -> WebhookTargets:
+        hosts = {host.strip().lower() for host in self.webhook_allow_hosts.split(",")}
+        return WebhookTargets(
+            development=self.environment == "development", allowed_hosts=frozenset(hosts - {""})
+        )
 
     # Daily digest, sent once a day at this hour (UTC) for the notifications of the day before.
     digest_hour_utc: int = Field(7, ge=0, le=23)
