@@ -45,6 +45,10 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["AUTH_SIGNING_KEY_FILE"] = str(keys / "signing-key.pem")
     os.environ["AUTH_JWKS_FILE"] = str(keys / "jwks.json")
 
+    # The tests' webhook receivers listen on 127.0.0.1 over http, which production refuses
+    # (test_webhook_targets.py shows it refused when the host is not listed).
+    os.environ.setdefault("NOTIFICATIONS_WEBHOOK_ALLOW_HOSTS", "127.0.0.1")
+
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     keys = config.stash.get(_KEYS_DIR, None)

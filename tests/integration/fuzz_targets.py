@@ -182,7 +182,7 @@ def _seed_projects(schema: schemathesis.BaseSchema) -> Seeded:
         "POST",
         "/projects/{project_id}/applications",
         path_parameters=at,
-        body={"company_id": "outsider"},
+        body={"company_id": "partner"},
         expect=201,
     )["application_id"]
     invitation = _call(

@@ -14,6 +14,8 @@ only success and 422, not the 401/403/404/409/410/412/428 every write may answer
 The cases run per service end the terminal summary (`schemathesis: registry … cases, …`).
 """
 
+import json
+import math
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -121,34 +123,54 @@ def target(
     if not request.config.pluginmanager.is_registered(TALLY):
         request.config.pluginmanager.register(TALLY, "api-fuzzing-tally")
     monkeypatch.setenv("HTTP_WRITE_RATE_LIMIT", "off")  # thousands of writes in seconds
+    monkeypatch.setenv("HTTP_AUTH_FAILURE_LIMIT", "off")  # and hundreds of 401s
     app = create_app(preseeded, endpoints, run_id)
     try:
         schema = schemathesis.openapi.from_asgi("/openapi.json", app)
         seeded = seed(preseeded, schema)
         for part in ("path_parameters", "query", "body"):
-            schema.hook(f"flatmap_{part}")(_drawing_existing_ids(seeded.ids))
+            schema.hook(f"flatmap_{part}")(_drawing_existing_ids(seeded.ids, part))
         schema.hook("flatmap_headers")(_with_if_match)
         yield Target(preseeded, schema, seeded)
     finally:
         asgi.shutdown_lifespans()
 
 
-def _drawing_existing_ids(ids: dict[str, list[str]]) -> Any:
-    """A hook: each generated string named like a seeded parameter may become a seeded id."""
+NON_FINITE = (math.nan, math.inf, -math.inf)
+
+
+def _drawing_existing_ids(ids: dict[str, list[str]], part: str) -> Any:
+    """A hook: each generated string named like a seeded parameter may become a seeded id; now
+    and then a string gets a NUL and a number becomes NaN or ±Infinity (a body holding one is
+    sent as the bytes Python's `json` writes, `NaN` and `Infinity` included)."""
+
+    def value_of(name: str, value: Any) -> st.SearchStrategy[Any]:
+        usual = st.sampled_from([value, *ids[name]]) if name in ids else st.just(value)
+        hostile: list[Any] = []
+        if isinstance(value, str):
+            hostile = [value + "\x00", "\x00"]
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            hostile = list(NON_FINITE)
+        if not hostile or not isinstance(value, str | int | float):
+            return usual
+        return st.integers(0, 7).flatmap(lambda n: st.sampled_from(hostile) if n == 0 else usual)
 
     def hook(context: schemathesis.HookContext, values: Any) -> Any:
         if not isinstance(values, dict):
             return st.just(values)
-        return st.fixed_dictionaries(
-            {
-                name: st.sampled_from([value, *ids[name]])
-                if name in ids and isinstance(value, str)
-                else st.just(value)
-                for name, value in values.items()
-            }
+        drawn = st.fixed_dictionaries(
+            {name: value_of(name, value) for name, value in values.items()}
         )
+        return drawn.map(_as_bytes_if_non_finite) if part == "body" else drawn
 
     return hook
+
+
+def _as_bytes_if_non_finite(body: dict[str, Any]) -> dict[str, Any] | bytes:
+    """`requests` refuses to write NaN; the bytes go as they are, with the JSON media type."""
+    if any(isinstance(v, float) and not math.isfinite(v) for v in body.values()):
+        return json.dumps(body).encode()
+    return body
 
 
 def _with_if_match(context: schemathesis.HookContext, headers: Any) -> Any:
@@ -238,3 +260,60 @@ async def test_null_clears_a_companys_capabilities_and_contacts(client: httpx.As
     assert cleared.status_code == 200, cleared.text
     assert cleared.json()["capabilities"] == []
     assert cleared.json()["contacts"] == []
+
+
+HOSTILE = {"NaN": b"NaN", "Infinity": b"Infinity", "-Infinity": b"-Infinity", "NUL": b'"a\\u0000"'}
+
+
+def _body_fields(raw: dict[str, Any], operation: dict[str, Any]) -> list[str]:
+    """The top-level properties of an operation's JSON body (`x` when it names none)."""
+    content = operation.get("requestBody", {}).get("content", {})
+    if "application/json" not in content:
+        return []
+    body: dict[str, Any] = content["application/json"].get("schema", {})
+    ref = body.get("$ref", "")
+    if ref.startswith("#/components/schemas/"):
+        body = raw["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    return sorted(body.get("properties", {})) or ["x"]
+
+
+def _hostile_cases(raw: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any], list[Any]]]:
+    """For every operation: NaN, ±Infinity and NUL in each body field, NUL in each path and
+    query parameter (a made-up query parameter for an operation without any); each with the
+    `loc` the 422 must name."""
+    for path, methods in raw["paths"].items():
+        for method, operation in methods.items():
+            parameters = operation.get("parameters", [])
+            names = {p["in"]: [] for p in parameters} | {"path": [], "query": []}
+            for parameter in parameters:
+                names[parameter["in"]].append(parameter["name"])
+            filled = dict.fromkeys(names["path"], "seed")
+            for name in _body_fields(raw, operation):
+                for token in HOSTILE.values():
+                    body = b'{"' + name.encode() + b'": ' + token + b"}"
+                    yield method, path, {"path_parameters": filled, "body": body}, ["body", name]
+            for name in names["path"]:
+                nul = {**filled, name: "seed\x00"}
+                yield method, path, {"path_parameters": nul}, ["path", name]
+            for name in names["query"] or ["probe"]:
+                query = {"path_parameters": filled, "query": {name: "a\x00"}}
+                yield method, path, query, ["query", name]
+
+
+def test_nan_infinity_and_nul_on_every_operation_get_a_422_naming_the_field(
+    target: Target,
+) -> None:
+    """Each operation, as staff, with each hostile value in each of its fields: a 4xx (422 from
+    the request guard) whose detail names that field, never a server error."""
+    seen = Counter[str]()
+    for method, path, parts, loc in _hostile_cases(target.schema.raw_schema):
+        operation = target.schema[path][method.upper()]
+        body = parts.pop("body", None)
+        case = operation.Case(headers=staff(), **parts)
+        extra = {"data": body, "headers": {**staff(), "Content-Type": "application/json"}}
+        response = case.call(**extra) if body is not None else case.call(headers=staff())
+        TALLY.record(target.service, server_error=response.status_code >= 500)
+        assert response.status_code == 422, (method, path, loc, response.text)
+        assert loc in [error["loc"] for error in response.json()["detail"]], (method, path)
+        seen[f"{method} {path}"] += 1
+    assert len(seen) == sum(len(methods) for methods in target.schema.raw_schema["paths"].values())

@@ -46,6 +46,8 @@ class Inboxes:
             "contact_b": bearer(Role.CONTACT, company=self.company_b),
             "animator": bearer(Role.ANIMATOR, company="another", clusters=("any",)),
             "integrator": bearer(Role.INTEGRATOR),
+            # An integrator's token naming a company does not make it one of the company's people.
+            "integrator_a": bearer(Role.INTEGRATOR, company=self.company_a),
             "anonymous": {},
         }[who]
 
@@ -122,7 +124,10 @@ async def test_each_inbox_is_read_only_by_staff_and_its_own_company(inboxes: Inb
         inboxes.contact_a: {"staff", "contact_a"},
     }
     for recipient, readers in allowed.items():
-        for who in ("staff", "contact_a", "contact_b", "animator", "integrator", "anonymous"):
+        for who in (
+            "staff", "contact_a", "contact_b", "animator", "integrator", "integrator_a",
+            "anonymous",
+        ):  # fmt: skip
             expected = 401 if who == "anonymous" else 200 if who in readers else 403
             if recipient == "staff" and who == "contact_a":
                 expected = 403

@@ -130,11 +130,14 @@ async def test_who_may_apply_and_be_invited(client: httpx.AsyncClient) -> None:
     assert (
         await client.post(f"{url}/applications", json={"company_id": "ghost"})
     ).status_code == 404
-    # Companies outside the cluster may apply: the call is for whoever has the capability.
-    applied = await client.post(f"{url}/applications", json={"company_id": "outsider"})
+    # The project is cluster-only (the default): an outsider neither applies nor is invited.
+    for route in ("applications", "invitations"):
+        outsider = await client.post(f"{url}/{route}", json={"company_id": "outsider"})
+        assert outsider.status_code == 409, outsider.text
+    applied = await client.post(f"{url}/applications", json={"company_id": "partner"})
     assert applied.status_code == 201
     assert (
-        await client.post(f"{url}/applications", json={"company_id": "outsider"})
+        await client.post(f"{url}/applications", json={"company_id": "partner"})
     ).status_code == 409
     assert (
         await client.post(f"{url}/invitations", json={"company_id": "paused"})

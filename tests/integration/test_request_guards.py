@@ -11,7 +11,7 @@ import pytest
 from eci_common.auth import Role
 from eci_common.mongo import MongoClient
 from eci_registry.main import create_app
-from support.auth import bearer, staff
+from support.auth import bearer, staff, token
 from support.endpoints import Endpoints
 
 from .conftest import registry_settings
@@ -139,8 +139,42 @@ async def test_writes_over_the_rate_limit_get_429_with_retry_after_and_reads_do_
             read = await client.get("/companies", headers=caller)
             assert read.status_code == 200, read.text
 
-        # Another caller (another token) has a budget of its own.
-        other = await client.post(
+        # A new token for the same subject shares its budget; another subject has its own.
+        same_subject = await client.post(
             "/companies", json={**VALID, "legal_name": "Autre"}, headers=bearer(Role.STAFF)
         )
+        assert same_subject.status_code == 429, same_subject.text
+        other = await client.post(
+            "/companies",
+            json={**VALID, "legal_name": "Autre"},
+            headers={"Authorization": f"Bearer {token(Role.STAFF, subject='other-admin')}"},
+        )
         assert other.status_code == 201, other.text
+
+
+async def test_unverified_tokens_get_no_write_budget_and_failures_are_limited_per_address(
+    endpoints: Endpoints, run_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Random tokens are 401s counted against the client address (429 past the limit), and the
+    address a caller writes in X-Forwarded-For is ignored unless its peer is a trusted proxy."""
+    monkeypatch.setenv("HTTP_WRITE_RATE_LIMIT", "100/minute")
+    monkeypatch.setenv("HTTP_AUTH_FAILURE_LIMIT", "5/minute")
+    async with registry(endpoints, run_id) as client:
+        statuses = [
+            (
+                await client.post(
+                    "/companies",
+                    json=VALID,
+                    headers={
+                        "Authorization": f"Bearer random-{n}",
+                        "X-Forwarded-For": f"198.51.100.{n}",
+                    },
+                )
+            ).status_code
+            for n in range(7)
+        ]
+        assert statuses == [401] * 5 + [429] * 2
+        # The address is refused, even with a good token, until its window ends.
+        refused = await client.get("/companies", headers=staff())
+        assert refused.status_code == 429, refused.text
+        assert "failed authentications" in refused.json()["detail"]

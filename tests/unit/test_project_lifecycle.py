@@ -21,6 +21,7 @@ from eci_common.events.projects import (
 from eci_projects.lifecycle import FINAL, TRANSITIONS, IllegalTransition, Status, check_transition
 from eci_projects.project import Description, Kind, Project
 
+MEMBERS = frozenset({"lead", "p1", "p2", "p3"})  # the grappe "k" of the projects below
 LEGAL = [(before, after) for before, nexts in TRANSITIONS.items() for after in nexts]
 ILLEGAL = [
     (before, after) for before in Status for after in Status if after not in TRANSITIONS[before]
@@ -76,8 +77,8 @@ def _in(status: Status) -> Project:
     project.open_call(needed=("movements",), deadline=datetime.now(UTC).date() + timedelta(days=30))
     if status is Status.OPEN_FOR_PARTNERS:
         return project
-    project.apply("p1", "hello")
-    project.decide_application(project.applications[0].id, accept=True)
+    project.apply("p1", "hello", members=MEMBERS)
+    project.decide_application(project.applications[0].id, accept=True, members=MEMBERS)
     project.activate()
     if status is Status.COMPLETED:
         project.complete()
@@ -126,43 +127,43 @@ def test_activation_needs_a_partner() -> None:
 def test_the_lead_never_applies_and_a_partner_joins_once() -> None:
     project = _in(Status.OPEN_FOR_PARTNERS)
     with pytest.raises(Conflict, match="lead"):
-        project.apply("lead", "")
-    application = project.apply("p1", "")
+        project.apply("lead", "", members=MEMBERS)
+    application = project.apply("p1", "", members=MEMBERS)
     with pytest.raises(Conflict, match="pending"):
-        project.apply("p1", "again")
-    project.decide_application(application.id, accept=True)
+        project.apply("p1", "again", members=MEMBERS)
+    project.decide_application(application.id, accept=True, members=MEMBERS)
     with pytest.raises(Conflict, match="already"):
-        project.decide_application(application.id, accept=False)
+        project.decide_application(application.id, accept=False, members=MEMBERS)
     with pytest.raises(Conflict, match="partner"):
-        project.apply("p1", "")
+        project.apply("p1", "", members=MEMBERS)
     with pytest.raises(Conflict, match="partner"):
-        project.invite("p1", "")
+        project.invite("p1", "", members=MEMBERS)
 
 
 def test_decline_and_invitations() -> None:
     project = _in(Status.OPEN_FOR_PARTNERS)
-    application = project.apply("p2", "")
-    project.decide_application(application.id, accept=False)
+    application = project.apply("p2", "", members=MEMBERS)
+    project.decide_application(application.id, accept=False, members=MEMBERS)
     assert isinstance(project.pending[-1], PartnerDeclinedV1)
     assert project.partners == []
-    invitation = project.invite("p3", "join us")
-    project.answer_invitation(invitation.id, accept=True)
+    invitation = project.invite("p3", "join us", members=MEMBERS)
+    project.answer_invitation(invitation.id, accept=True, members=MEMBERS)
     assert [type(e) for e in project.pending[-2:]] == [InvitationAcceptedV1, PartnerAcceptedV1]
     assert project.partners == ["p3"]
     with pytest.raises(NotFound):
-        project.answer_invitation("nope", accept=True)
+        project.answer_invitation("nope", accept=True, members=MEMBERS)
 
 
 def test_applications_need_an_open_call_before_its_deadline() -> None:
     with pytest.raises(Conflict, match="open call"):
-        _in(Status.DRAFT).apply("p1", "")
+        _in(Status.DRAFT).apply("p1", "", members=MEMBERS)
     project = _project()
     with pytest.raises(Conflict, match="future"):
         project.open_call(needed=("dials",), deadline=datetime.now(UTC).date())
     project = _in(Status.OPEN_FOR_PARTNERS)
     project.close_call()
     with pytest.raises(Conflict, match="open call"):
-        project.apply("p1", "")
+        project.apply("p1", "", members=MEMBERS)
 
 
 def test_milestones_only_while_active_and_once() -> None:

@@ -2,6 +2,7 @@
 Prometheus metrics."""
 
 import json
+import math
 import re
 import uuid
 from typing import Annotated, Any, Protocol
@@ -38,11 +39,24 @@ _STATUS: dict[type[DomainError], int] = {
 }
 
 
+# What a caller's correlation id may be: it goes into every log line and every event header of
+# the request, so it is short and of plain characters (a UUID, a trace id, `order-42:retry`).
+CORRELATION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+
+
+def accepted_correlation_id(value: str | None) -> str:
+    """The caller's id if it has that shape, otherwise a fresh UUID (never an error: a request
+    is not refused for its tracing header)."""
+    if value is not None and CORRELATION_ID.fullmatch(value):
+        return value
+    return str(uuid.uuid4())
+
+
 class CorrelationMiddleware(BaseHTTPMiddleware):
     """Binds the caller's correlation id (or a new one) to every log line and event of a request."""
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        correlation_id = request.headers.get(CORRELATION_HEADER) or str(uuid.uuid4())
+        correlation_id = accepted_correlation_id(request.headers.get(CORRELATION_HEADER))
         structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
         try:
             response = await call_next(request)
@@ -83,11 +97,24 @@ def current_correlation_id() -> str | None:
 class SafeJSONResponse(JSONResponse):
     """JSON that renders whatever an error echoes of the caller's input. A JSON string may
     escape a lone surrogate (`"\\ud800"`), which has no UTF-8 form: the plain `JSONResponse`
-    fails on it and the 422 becomes a 500. Such a character is sent as `?`."""
+    fails on it and the 422 becomes a 500. Such a character is sent as `?`. A non-finite number
+    (which the request guard already refuses) is sent as its name in a string."""
 
     def render(self, content: Any) -> bytes:
-        text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        text = json.dumps(
+            _finite(content), ensure_ascii=False, allow_nan=False, separators=(",", ":")
+        )
         return text.encode("utf-8", errors="replace")
+
+
+def _finite(content: Any) -> Any:
+    if isinstance(content, float) and not math.isfinite(content):
+        return str(content)
+    if isinstance(content, dict):
+        return {key: _finite(value) for key, value in content.items()}
+    if isinstance(content, list | tuple):
+        return [_finite(item) for item in content]
+    return content
 
 
 async def _invalid_request(request: Request, exc: Exception) -> Response:
@@ -104,18 +131,47 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
 
 def install_common(app: FastAPI) -> None:
     """Middleware and error mapping shared by every service's API. The last middleware added
-    runs first: correlation id, then the write rate limit, then the body guard."""
-    from eci_common.rate_limit import WriteRateLimit  # noqa: PLC0415 - kept with its only use
-    from eci_common.request_guard import DISABLED, GuardSettings, RequestGuard  # noqa: PLC0415
+    runs first: correlation id, then the failed-authentication limit, then the body guard. The
+    write limit is a route dependency (`rate_limit.WriteLimited`), after the token's check."""
+    from eci_common.rate_limit import (  # noqa: PLC0415 - kept with their only use
+        FailedAuthLimit,
+        TooManyRequests,
+        trusted_networks,
+        write_limiter,
+    )
+    from eci_common.request_guard import (  # noqa: PLC0415
+        DISABLED,
+        GuardSettings,
+        PathTemplates,
+        RequestGuard,
+    )
 
     guard = GuardSettings()
-    app.add_middleware(RequestGuard, max_body_bytes=guard.max_body_bytes)
+    app.add_middleware(
+        RequestGuard,
+        max_body_bytes=guard.max_body_bytes,
+        templates=PathTemplates(lambda: app.openapi().get("paths", {})),
+    )
     if guard.write_rate_limit.strip().lower() != DISABLED:
-        app.add_middleware(WriteRateLimit, limit=guard.write_rate_limit)
+        app.state.write_limiter = write_limiter(guard.write_rate_limit)
+    if guard.auth_failure_limit.strip().lower() != DISABLED:
+        app.add_middleware(
+            FailedAuthLimit,
+            limit=guard.auth_failure_limit,
+            proxies=trusted_networks(guard.trusted_proxies),
+        )
     app.add_middleware(CorrelationMiddleware)
     app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(TooManyRequests, _too_many_requests)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.include_router(metrics_router())
+
+
+async def _too_many_requests(request: Request, exc: Exception) -> Response:
+    from eci_common.rate_limit import TooManyRequests, too_many_response  # noqa: PLC0415
+
+    assert isinstance(exc, TooManyRequests)  # noqa: S101 - registered for this type only
+    return too_many_response(exc)
 
 
 class Readiness(Protocol):

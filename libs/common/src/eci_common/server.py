@@ -16,5 +16,8 @@ def serve(app: FastAPI, settings: HttpSettings) -> None:
         log_config=None,  # logging is configured by eci_common.logging
         timeout_graceful_shutdown=int(settings.shutdown_timeout_s),
         lifespan="on",
+        # The client address comes from X-Forwarded-For only behind HTTP_TRUSTED_PROXIES
+        # (eci_common.rate_limit); uvicorn's own rewriting would trust any local peer.
+        proxy_headers=False,
     )
     uvicorn.Server(config).run()

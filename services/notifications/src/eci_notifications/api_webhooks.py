@@ -11,6 +11,7 @@ from eci_common.auth import PrincipalDep
 from eci_common.errors import NotFound
 from eci_notifications.handlers import WEBHOOK_EVENT_TYPES
 from eci_notifications.subscriptions import Subscription, SubscriptionRepository
+from eci_notifications.webhook_targets import UnsafeWebhookTarget, WebhookTargets
 
 
 def _subscriptions(request: Request) -> SubscriptionRepository:
@@ -80,7 +81,7 @@ async def event_types() -> list[str]:
 
 @router.post("", status_code=201, dependencies=StaffOnly)
 async def create(
-    body: SubscriptionCreate, subscriptions: SubscriptionsDep, response: Response
+    body: SubscriptionCreate, subscriptions: SubscriptionsDep, request: Request, response: Response
 ) -> SubscriptionCreated:
     unknown = sorted(set(body.event_types) - set(WEBHOOK_EVENT_TYPES))
     if unknown:
@@ -88,6 +89,13 @@ async def create(
         raise HTTPException(
             422, [{"loc": ["body", "event_types"], "msg": message, "type": "value_error"}]
         )
+    targets: WebhookTargets = request.app.state.webhook_targets
+    try:  # a name that does not resolve yet is checked again at each call
+        await targets.check_resolved(str(body.url), unresolvable_ok=True)
+    except UnsafeWebhookTarget as exc:
+        raise HTTPException(
+            422, [{"loc": ["body", "url"], "msg": str(exc), "type": "unsafe_webhook_target"}]
+        ) from exc
     subscription = Subscription.create(
         url=str(body.url), event_types=tuple(body.event_types), now=datetime.now(UTC)
     )

@@ -10,6 +10,7 @@ delivery fails at once.
 
 import asyncio
 import smtplib
+import ssl
 import time
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -20,6 +21,7 @@ import httpx
 
 from eci_common.logging import get_logger
 from eci_notifications.domain import SIGNATURE_HEADER, webhook_signature
+from eci_notifications.webhook_targets import UnsafeWebhookTarget, WebhookTargets
 
 log = get_logger(__name__)
 
@@ -52,9 +54,15 @@ class Mailer(Protocol):
     async def send(self, email: Email) -> None: ...
 
 
+class CredentialsInClear(ValueError):
+    """An SMTP login configured without STARTTLS: refused when the settings are built."""
+
+
 @dataclass(frozen=True)
 class SmtpConfig:
-    """Where the SMTP server is and how to talk to it."""
+    """Where the SMTP server is and how to talk to it. With STARTTLS the server's certificate
+    is verified against the system's CAs, or against `ca_file` only when it is set; a login is
+    only ever sent inside TLS."""
 
     host: str
     port: int
@@ -63,6 +71,20 @@ class SmtpConfig:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     timeout_s: float = 10.0
+    ca_file: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.username or self.password) and not self.starttls:
+            raise CredentialsInClear(
+                "NOTIFICATIONS_SMTP_USERNAME/NOTIFICATIONS_SMTP_PASSWORD are set but "
+                "NOTIFICATIONS_SMTP_STARTTLS is false: the SMTP login would travel in clear; "
+                "set NOTIFICATIONS_SMTP_STARTTLS=true (and NOTIFICATIONS_SMTP_CA_FILE for a "
+                "private CA) or remove the credentials"
+            )
+
+    def tls_context(self) -> ssl.SSLContext:
+        """Verifying context: certificate chain and host name (a missing CA file fails here)."""
+        return ssl.create_default_context(cafile=self.ca_file)
 
 
 class SmtpMailer:
@@ -70,6 +92,8 @@ class SmtpMailer:
 
     def __init__(self, config: SmtpConfig) -> None:
         self._config = config
+        # Built once, at start-up: an unreadable CA file stops the service, not each e-mail.
+        self._tls = config.tls_context() if config.starttls else None
 
     async def send(self, email: Email) -> None:
         await asyncio.to_thread(self._send, email)
@@ -88,9 +112,11 @@ class SmtpMailer:
             message.add_alternative(email.html, subtype="html")
         try:
             with smtplib.SMTP(config.host, config.port, timeout=config.timeout_s) as smtp:
-                if config.starttls:
-                    smtp.starttls()
+                if self._tls is not None:
+                    smtp.starttls(context=self._tls)  # raises unless the certificate verifies
                 if config.username and config.password:
+                    if not isinstance(smtp.sock, ssl.SSLSocket):  # never without TLS
+                        raise DeliveryFailed("refusing to send SMTP credentials without TLS")
                     smtp.login(config.username, config.password)
                 smtp.send_message(message)
         except smtplib.SMTPRecipientsRefused as exc:
@@ -100,6 +126,8 @@ class SmtpMailer:
             raise _failed(f"smtp_{exc.smtp_code}", exc, permanent=permanent) from exc
         except TimeoutError as exc:
             raise _failed("timeout", exc) from exc
+        except ssl.SSLCertVerificationError as exc:  # an OSError: before the generic case
+            raise _failed("smtp_certificate_refused", exc) from exc
         except (smtplib.SMTPException, OSError) as exc:
             raise _failed("smtp_unreachable", exc) from exc
 
@@ -113,10 +141,12 @@ class WebhookCaller(Protocol):
 
 
 class HttpWebhookCaller:
-    """Webhook calls over one `httpx.AsyncClient` (opened and closed in the lifespan)."""
+    """Webhook calls over one `httpx.AsyncClient` (opened and closed in the lifespan), each to
+    a target `targets` still allows once its host is resolved (never a private address)."""
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    def __init__(self, client: httpx.AsyncClient, targets: WebhookTargets) -> None:
         self._client = client
+        self._targets = targets
 
     async def call(
         self, *, url: str, secret: str, body: bytes, event_type: str, delivery_id: str
@@ -128,6 +158,10 @@ class HttpWebhookCaller:
             # Receivers deduplicate on it: a retry after a lost answer carries the same id.
             "X-ECI-Delivery": delivery_id,
         }
+        try:
+            await self._targets.check_resolved(url)
+        except UnsafeWebhookTarget as exc:
+            raise _failed("endpoint_refused", exc, permanent=True, delivery_id=delivery_id) from exc
         try:
             response = await self._client.post(url, content=body, headers=headers)
         except httpx.TimeoutException as exc:

@@ -13,6 +13,7 @@ from eci_common.auth import Authenticated, install_auth
 from eci_common.events.catalog import EVENT_MODELS
 from eci_common.http import health_router, install_common
 from eci_common.logging import configure_logging
+from eci_common.rate_limit import WriteLimited
 from eci_common.runtime import ServiceRuntime
 from eci_notifications import api, api_contacts, api_webhooks
 from eci_notifications.background import Loop
@@ -51,6 +52,7 @@ def smtp_config(settings: Settings) -> SmtpConfig:
         username=settings.smtp_username,
         password=(settings.smtp_password.get_secret_value() if settings.smtp_password else None),
         timeout_s=settings.smtp_timeout_s,
+        ca_file=settings.smtp_ca_file,
     )
 
 
@@ -72,11 +74,12 @@ def create_app(settings: Settings) -> FastAPI:
         renderer = Renderer()
         relay = runtime.outbox([notifications.collection])
         http = httpx.AsyncClient(timeout=settings.webhook_timeout_s, follow_redirects=False)
+        targets = settings.webhook_targets()
         outlets = Outlets(
             notifications=notifications,
             subscriptions=subscriptions,
             mailer=SmtpMailer(smtp_config(settings)),
-            webhooks=HttpWebhookCaller(http),
+            webhooks=HttpWebhookCaller(http, targets),
             wake_outbox=relay.wake,
             claims=claims,
             stats=DeliveryStats(runtime.metrics.registry),
@@ -105,11 +108,17 @@ def create_app(settings: Settings) -> FastAPI:
             wake_delivery=worker.wake,
         )
         register_handlers(runtime.consumer(*TOPICS), notifier, digests)
-        app.state.runtime = runtime
-        app.state.notifications = notifications
-        app.state.contacts = contacts
-        app.state.subscriptions = subscriptions
-        app.state.claims = claims
+        # What the routers read (`eci_notifications.access` and the api modules).
+        shared = {
+            "runtime": runtime,
+            "notifications": notifications,
+            "contacts": contacts,
+            "subscriptions": subscriptions,
+            "claims": claims,
+            "webhook_targets": targets,
+        }
+        for name, value in shared.items():
+            setattr(app.state, name, value)
         await runtime.start()
         for store in (notifications, contacts, directory, subscriptions, digests, claims):
             await store.ensure_indexes()
@@ -132,7 +141,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_common(app)
     install_auth(app, settings)
     for router in (api.router, api_contacts.router, api_webhooks.router):
-        app.include_router(router, dependencies=[Authenticated])
+        app.include_router(router, dependencies=[Authenticated, WriteLimited])
     app.include_router(health_router())
     received = tuple(model for model in EVENT_MODELS if model.topic in TOPICS)
     app.include_router(asyncapi_router(lambda: asyncapi_document(SERVICE, receives=received)))

@@ -6,6 +6,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from eci_common.settings import ServiceSettings
+from eci_notifications.webhook_targets import WebhookTargets
 
 
 class Settings(ServiceSettings):
@@ -27,6 +28,18 @@ class Settings(ServiceSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_timeout_s: float = Field(10.0, gt=0)
+    # A private CA (PEM) the SMTP server's certificate must chain to, instead of the system's.
+    smtp_ca_file: str | None = None
+
+    @model_validator(mode="after")
+    def _no_smtp_login_in_clear(self) -> Self:
+        """Fails at start-up, naming the settings, rather than sending a password in clear."""
+        if (self.smtp_username or self.smtp_password) and not self.smtp_starttls:
+            raise ValueError(
+                "NOTIFICATIONS_SMTP_USERNAME/NOTIFICATIONS_SMTP_PASSWORD need "
+                "NOTIFICATIONS_SMTP_STARTTLS=true: the SMTP login is never sent in clear"
+            )
+        return self
 
     # Delivery worker: reads pending e-mails and webhook calls from the database.
     delivery_poll_interval_s: float = Field(1.0, gt=0)
@@ -43,6 +56,15 @@ class Settings(ServiceSettings):
     # Webhooks: how long a receiver may take, and when an endpoint is switched off.
     webhook_timeout_s: float = Field(5.0, gt=0)
     webhook_disable_after: int = Field(10, ge=1)
+    # Comma-separated hosts a webhook may reach over http and at a private or loopback address
+    # outside development (a local test receiver: `127.0.0.1`); empty in production.
+    webhook_allow_hosts: str = ""
+
+    def webhook_targets(self) -> WebhookTargets:
+        hosts = {host.strip().lower() for host in self.webhook_allow_hosts.split(",")}
+        return WebhookTargets(
+            development=self.environment == "development", allowed_hosts=frozenset(hosts - {""})
+        )
 
     # Daily digest, sent once a day at this hour (UTC) for the notifications of the day before.
     digest_hour_utc: int = Field(7, ge=0, le=23)

@@ -11,6 +11,7 @@ from eci_common.asyncapi_http import asyncapi_router
 from eci_common.auth import Authenticated, install_auth
 from eci_common.http import health_router, install_common
 from eci_common.logging import configure_logging
+from eci_common.rate_limit import WriteLimited
 from eci_common.runtime import ServiceRuntime
 from eci_projects import api_directory, api_projects
 from eci_projects.handlers import HANDLED_EVENTS, register_handlers
@@ -54,7 +55,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_common(app)
     install_auth(app, settings)
     for router in (api_projects.router, api_directory.router):
-        app.include_router(router, dependencies=[Authenticated])
+        app.include_router(router, dependencies=[Authenticated, WriteLimited])
     app.include_router(health_router())
     app.include_router(asyncapi_router(lambda: asyncapi_document(SERVICE, receives=HANDLED_EVENTS)))
     return app

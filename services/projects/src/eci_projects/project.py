@@ -2,6 +2,7 @@
 milestones and lifecycle; each change appends the event it causes to `pending`. No I/O."""
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -188,12 +189,13 @@ class Project:
 
     # -- applications -----------------------------------------------------------------------
 
-    def apply(self, company_id: str, message: str) -> Request:
+    def apply(self, company_id: str, message: str, *, members: Collection[str]) -> Request:
+        """`members`: the grappe's members now; a cluster-only project takes only them."""
         if self.status is not Status.OPEN_FOR_PARTNERS or self.call is None or not self.call.open:
             raise Conflict("the project has no open call for partners")
         if now().date() > self.call.deadline:
             raise Conflict(f"the call closed on {self.call.deadline.isoformat()}")
-        self._require_candidate(company_id)
+        self._require_candidate(company_id, members)
         if any(
             a.company_id == company_id and a.decision is Decision.PENDING for a in self.applications
         ):
@@ -215,13 +217,15 @@ class Project:
         self.pending.append(ApplicationSubmittedV2(**fields, has_message=bool(message)))
         return application
 
-    def decide_application(self, application_id: str, *, accept: bool) -> None:
+    def decide_application(
+        self, application_id: str, *, accept: bool, members: Collection[str]
+    ) -> None:
         self._require_not_final()
         application = _find(self.applications, application_id, "application")
         if application.decision is not Decision.PENDING:
             raise Conflict(f"application {application_id} was already {application.decision.value}")
         if accept:
-            self._require_candidate(application.company_id)
+            self._require_candidate(application.company_id, members)
         application.decision = Decision.ACCEPTED if accept else Decision.DECLINED
         self._bump()
         if accept:
@@ -249,10 +253,10 @@ class Project:
 
     # -- invitations ------------------------------------------------------------------------
 
-    def invite(self, company_id: str, message: str) -> Request:
+    def invite(self, company_id: str, message: str, *, members: Collection[str]) -> Request:
         if self.status not in (Status.OPEN_FOR_PARTNERS, Status.ACTIVE):
             raise Conflict(f"a project {self.status.value} sends no invitations")
-        self._require_candidate(company_id)
+        self._require_candidate(company_id, members)
         if any(
             i.company_id == company_id and i.decision is Decision.PENDING for i in self.invitations
         ):
@@ -272,13 +276,17 @@ class Project:
         self.pending.append(InvitationSentV2(**fields, has_message=bool(message)))
         return invitation
 
-    def answer_invitation(self, invitation_id: str, *, accept: bool) -> None:
+    def answer_invitation(
+        self, invitation_id: str, *, accept: bool, members: Collection[str]
+    ) -> None:
+        """Accepting checks the grappe's members now: a company that left the grappe since its
+        invitation no longer joins a cluster-only project."""
         self._require_not_final()
         invitation = _find(self.invitations, invitation_id, "invitation")
         if invitation.decision is not Decision.PENDING:
             raise Conflict(f"invitation {invitation_id} was already {invitation.decision.value}")
         if accept:
-            self._require_candidate(invitation.company_id)
+            self._require_candidate(invitation.company_id, members)
         invitation.decision = Decision.ACCEPTED if accept else Decision.DECLINED
         self._bump()
         event_type = InvitationAcceptedV1 if accept else InvitationDeclinedV1
@@ -356,11 +364,18 @@ class Project:
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def _require_candidate(self, company_id: str) -> None:
+    def _require_candidate(self, company_id: str, members: Collection[str]) -> None:
+        """Who may become a partner, whoever asks (staff included): never the lead, never twice,
+        and for a cluster-only project a member of the grappe at the time of the step."""
         if company_id == self.lead_company_id:
             raise Conflict("the lead company is not a candidate partner of its own project")
         if company_id in self.partners:
             raise Conflict(f"company {company_id} is already a partner")
+        if self.description.visibility is Visibility.CLUSTER and company_id not in members:
+            raise Conflict(
+                f"company {company_id} is not a member of cluster {self.cluster_id}, and this "
+                "project is open to the cluster's members only (visibility: cluster)"
+            )
 
     def _require_not_final(self) -> None:
         if self.status in FINAL:

@@ -193,12 +193,22 @@ def _ranking(project: Project, ranked: list[Ranked]) -> CandidatesRankedV1:
     )
 
 
+async def _members(unit: Unit, project_id: str) -> set[str]:
+    """The current members of the project's grappe (a project never changes grappe), which the
+    domain needs to enforce `visibility: cluster` on every application, invitation and answer."""
+    project = await load(unit, project_id)
+    return await unit.directory.members_of(project.cluster_id)
+
+
 async def apply(
     unit: Unit, *, project_id: str, company_id: str, message: str
 ) -> tuple[Project, str]:
     await _active_company(unit, company_id, "applicant")
+    members = await _members(unit, project_id)
     project, application = await merge(
-        unit, project_id=project_id, action=lambda p: p.apply(company_id, message)
+        unit,
+        project_id=project_id,
+        action=lambda p: p.apply(company_id, message, members=members),
     )
     return project, application.id
 
@@ -208,10 +218,11 @@ async def decide(unit: Unit, *, project_id: str, application_id: str, accept: bo
     application = next((a for a in project.applications if a.id == application_id), None)
     if application is not None and accept:
         await _active_company(unit, application.company_id, "applicant")
+    members = await unit.directory.members_of(project.cluster_id)
     result, _ = await merge(
         unit,
         project_id=project_id,
-        action=lambda p: p.decide_application(application_id, accept=accept),
+        action=lambda p: p.decide_application(application_id, accept=accept, members=members),
     )
     updated: Project = result
     return updated
@@ -221,17 +232,21 @@ async def invite(
     unit: Unit, *, project_id: str, company_id: str, message: str
 ) -> tuple[Project, str]:
     await _active_company(unit, company_id, "invited")
+    members = await _members(unit, project_id)
     project, invitation = await merge(
-        unit, project_id=project_id, action=lambda p: p.invite(company_id, message)
+        unit,
+        project_id=project_id,
+        action=lambda p: p.invite(company_id, message, members=members),
     )
     return project, invitation.id
 
 
 async def answer(unit: Unit, *, project_id: str, invitation_id: str, accept: bool) -> Project:
+    members = await _members(unit, project_id)
     project, _ = await merge(
         unit,
         project_id=project_id,
-        action=lambda p: p.answer_invitation(invitation_id, accept=accept),
+        action=lambda p: p.answer_invitation(invitation_id, accept=accept, members=members),
     )
     updated: Project = project
     return updated

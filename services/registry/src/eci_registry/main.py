@@ -13,6 +13,7 @@ from eci_common.auth import Authenticated, install_auth
 from eci_common.http import health_router, install_common
 from eci_common.logging import configure_logging
 from eci_common.outbox import OutboxRelay
+from eci_common.rate_limit import WriteLimited
 from eci_common.runtime import ServiceRuntime
 from eci_common.segment_roll import SegmentRoller
 from eci_registry import api_clusters, api_companies, api_taxonomy
@@ -68,7 +69,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_common(app)
     install_auth(app, settings)
     for router in (api_companies.router, api_clusters.router, api_taxonomy.router):
-        app.include_router(router, dependencies=[Authenticated])
+        app.include_router(router, dependencies=[Authenticated, WriteLimited])
     app.include_router(health_router())
     app.include_router(asyncapi_router(lambda: asyncapi_document(SERVICE)))
     return app
