@@ -14,8 +14,12 @@ from eci_notifications.channels import (
     SmtpConfig,
     SmtpMailer,
 )
+from eci_notifications.webhook_targets import WebhookTargets
 
 EMAIL = Email(to="jeanne.martin@example.com", subject="s", text="t", delivery_id="d1")
+
+# What is classified here is the answer, not the target (test_webhook_targets.py covers that).
+ANY_TARGET = WebhookTargets(development=True)
 
 
 class _Refusing:
@@ -64,7 +68,7 @@ async def test_an_unreachable_smtp_server_is_smtp_unreachable() -> None:
 async def test_a_webhook_answer_is_classified_by_status(answer: Any, reason: str) -> None:
     async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
         with pytest.raises(DeliveryFailed) as failure:
-            await _call(HttpWebhookCaller(client))
+            await _call(HttpWebhookCaller(client, ANY_TARGET))
     assert failure.value.reason == reason
 
 
@@ -83,7 +87,7 @@ async def test_a_webhook_transport_error_keeps_its_text_out(
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(fail)) as client:
         with pytest.raises(DeliveryFailed) as failure:
-            await _call(HttpWebhookCaller(client))
+            await _call(HttpWebhookCaller(client, ANY_TARGET))
     assert failure.value.reason == reason
     assert "internal" not in str(failure.value)
 

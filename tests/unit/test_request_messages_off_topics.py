@@ -15,6 +15,8 @@ from eci_projects.project import Description, Kind, Project
 
 APPLICATION_TEXT = "Ask Jeanne Dupont, +41 79 555 01 02, jeanne.dupont@example.ch"
 INVITATION_TEXT = "Marc Rochat told us about you: marc.rochat@example.ch"
+# The grappe's members: the candidates belong to it (cluster-only projects take only them).
+MEMBERS = frozenset({"lead", "p1", "p2"})
 
 
 def _open_project() -> Project:
@@ -36,7 +38,7 @@ def _wire(project: Project) -> bytes:
 
 def test_an_application_message_stays_off_the_events() -> None:
     project = _open_project()
-    project.apply("p1", APPLICATION_TEXT)
+    project.apply("p1", APPLICATION_TEXT, members=MEMBERS)
     assert APPLICATION_TEXT.encode() not in _wire(project)
     assert b"jeanne" not in _wire(project).lower()
     assert project.applications[0].message == APPLICATION_TEXT  # kept for the API
@@ -50,7 +52,7 @@ def test_an_application_message_stays_off_the_events() -> None:
 
 def test_an_invitation_message_stays_off_the_events() -> None:
     project = _open_project()
-    project.invite("p2", INVITATION_TEXT)
+    project.invite("p2", INVITATION_TEXT, members=MEMBERS)
     assert b"rochat" not in _wire(project).lower()
     assert project.invitations[0].message == INVITATION_TEXT
     v1, v2 = project.pending[-2:]
@@ -62,6 +64,6 @@ def test_an_invitation_message_stays_off_the_events() -> None:
 
 def test_without_a_message_v2_says_so() -> None:
     project = _open_project()
-    project.apply("p1", "")
+    project.apply("p1", "", members=MEMBERS)
     assert isinstance(project.pending[-1], ApplicationSubmittedV2)
     assert not project.pending[-1].has_message
