@@ -13,8 +13,9 @@ from eci_common.settings import MongoSettings
 from support.endpoints import Endpoints
 from support.kafka_io import company_records, produce_many
 from support.polling import eventually
-from support.private_kafka import PrivateFerretDB, can_run_private_broker
+from support.private_kafka import PrivateFerretDB
 from support.services import make_service
+from support.toolchain import require_private_broker
 
 pytestmark = [pytest.mark.fault, pytest.mark.timeout(420)]
 
@@ -24,8 +25,7 @@ OUTAGE_S = 30
 
 @pytest.fixture
 def private_ferretdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateFerretDB]:
-    if not can_run_private_broker():
-        pytest.skip("needs the infra scripts' toolchain")
+    require_private_broker("needs the infra scripts' toolchain")
     database = PrivateFerretDB.create(tmp_path_factory.mktemp("ferretdb"))
     database.start()
     try:
