@@ -95,20 +95,25 @@ async def test_redelivered_event_notifies_staff_once(
     marker = to_record(marker_event)
     group = f"t-{run_id}"
 
-    async def deliver(records: list[KafkaRecord]) -> None:
-        """Sends the records, then waits until the group has committed them (all handled)."""
+    async def send(records: list[KafkaRecord]) -> None:
         await produce(
             endpoints.kafka_bootstrap,
             [KafkaRecord(topic=topic, key=r.key, headers=r.headers, body=r.body) for r in records],
         )
+
+    async def all_handled() -> None:
+        """Waits until the group has committed everything sent: nothing more will be handled."""
         await wait_until_consumed(endpoints.kafka_bootstrap, (group,), (topic,))
 
+    # Twice before the consumer starts, so that its first batch holds both copies (caught by the
+    # batch's own list), then once more later with a second event (another batch: caught by the
+    # idempotency record).
+    await send([record, record])
     await broker.start()
     try:
-        # Twice in a row (one batch: caught by the batch's own list), then once more later with
-        # a second event (another batch: caught by the idempotency record).
-        await deliver([record, record])
-        await deliver([record, marker])
+        await all_handled()
+        await send([record, marker])
+        await all_handled()
     finally:
         await broker.stop()
 
