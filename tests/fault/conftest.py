@@ -13,9 +13,9 @@ from support.toolchain import require_private_broker
 def private_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateKafka]:
     require_private_broker("fault tests start a broker of their own and need java and mvn")
     broker = PrivateKafka.create(tmp_path_factory.mktemp("kafka"))
-    broker.start()
-    broker.declare_topics()
     try:
+        broker.start()
+        broker.declare_topics()
         yield broker
     finally:
         broker.stop()

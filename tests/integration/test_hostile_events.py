@@ -52,9 +52,9 @@ def hostile_endpoints(
         "hostile records go to real topic names: they need a broker of their own"
     )
     broker = PrivateKafka.create(tmp_path_factory.mktemp("hostile-kafka"))
-    broker.start()
-    broker.declare_topics()
     try:
+        broker.start()
+        broker.declare_topics()
         yield Endpoints(broker.bootstrap, endpoints.mongodb_uri, "hostile events' broker")
     finally:
         broker.stop()
