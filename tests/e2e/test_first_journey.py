@@ -1,12 +1,20 @@
 """Journey: a company registers through the registry API; projects learns of it from the event;
-the association's staff find it in their inbox. Three processes, real broker, real database."""
+the association's staff find it in their inbox. Three processes, real broker, real database.
+The registration is then delivered once more, as a relay does after a lost acknowledgement, and
+each consumer must handle it once: counted per handling in its log, since the effects' ids are
+deterministic and would hide a second application."""
 
 import httpx
 import pytest
 
+from eci_common.envelope import KafkaRecord
 from eci_common.mongo import MongoClient
+from eci_common.topics import REGISTRY_COMPANIES
 from support.asyncapi_of import asyncapi_document_of
 from support.auth import staff
+from support.handlings import Handlings
+from support.kafka_io import headers_of, produce, read_all
+from support.offsets import end_offsets, wait_until_consumed
 from support.polling import eventually
 
 from .conftest import System
@@ -67,3 +75,24 @@ async def test_registration_reaches_projects_read_model_and_staff_inbox(
     # The correlation id followed the event into both consumers' logs.
     for service in (system.projects, system.notifications):
         assert '"correlation_id": "journey-1"' in service.log_path.read_text()
+
+    await _redeliver_registration(system, company_id)
+
+
+async def _redeliver_registration(system: System, company_id: str) -> None:
+    """Sends the company's registration record again; neither consumer handles it twice."""
+    bootstrap = system.registry.env["KAFKA_BOOTSTRAP_SERVERS"]
+    on_topic = sum((await end_offsets(bootstrap, (REGISTRY_COMPANIES,))).values())
+    records = await read_all(bootstrap, REGISTRY_COMPANIES, expect=on_topic)
+    [registration] = [r for r in records if r.key == company_id.encode()]
+    event_id = headers_of(registration)["ce_id"]
+    await produce(
+        bootstrap,
+        [KafkaRecord(REGISTRY_COMPANIES, company_id, headers_of(registration), registration.value)],
+    )
+    consumers = (system.projects, system.notifications)
+    await wait_until_consumed(bootstrap, tuple(s.group for s in consumers), (REGISTRY_COMPANIES,))
+    for service in consumers:
+        handlings = Handlings.of(service)
+        assert handlings.total[event_id] == 1, f"{service.name} handled the registration twice"
+        assert handlings.repeated() == {}, f"{service.name} handled events twice"

@@ -5,17 +5,17 @@ from collections.abc import Iterator
 import pytest
 
 from support.endpoints import Endpoints
-from support.private_kafka import PrivateKafka, can_run_private_broker
+from support.private_kafka import PrivateKafka
+from support.toolchain import require_private_broker
 
 
 @pytest.fixture(scope="module")
 def private_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateKafka]:
-    if not can_run_private_broker():
-        pytest.skip("fault tests start a broker of their own and need java and mvn")
+    require_private_broker("fault tests start a broker of their own and need java and mvn")
     broker = PrivateKafka.create(tmp_path_factory.mktemp("kafka"))
-    broker.start()
-    broker.declare_topics()
     try:
+        broker.start()
+        broker.declare_topics()
         yield broker
     finally:
         broker.stop()

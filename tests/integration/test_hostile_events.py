@@ -34,8 +34,9 @@ from eci_common.mongo import MongoClient
 from support.endpoints import Endpoints
 from support.kafka_io import create_topic, read_all
 from support.polling import eventually
-from support.private_kafka import PrivateKafka, can_run_private_broker
+from support.private_kafka import PrivateKafka
 from support.services import make_service
+from support.toolchain import require_private_broker
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -47,12 +48,13 @@ NOW = datetime(2025, 1, 15, 9, 30, tzinfo=UTC)
 def hostile_endpoints(
     endpoints: Endpoints, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Endpoints]:
-    if not can_run_private_broker():
-        pytest.skip("hostile records go to real topic names: they need a broker of their own")
+    require_private_broker(
+        "hostile records go to real topic names: they need a broker of their own"
+    )
     broker = PrivateKafka.create(tmp_path_factory.mktemp("hostile-kafka"))
-    broker.start()
-    broker.declare_topics()
     try:
+        broker.start()
+        broker.declare_topics()
         yield Endpoints(broker.bootstrap, endpoints.mongodb_uri, "hostile events' broker")
     finally:
         broker.stop()

@@ -28,9 +28,10 @@ from support.auth import staff
 from support.endpoints import INFRA, Endpoints, declared_topics
 from support.kafka_io import headers_of
 from support.polling import eventually
-from support.private_kafka import PrivateKafka, can_run_private_broker, kafka_accounts
+from support.private_kafka import PrivateKafka, kafka_accounts
 from support.services import NAMES, ServiceProcess, make_service
 from support.smtp_sink import SmtpSink
+from support.toolchain import require_private_broker
 
 from .test_example_integrator import load_example
 
@@ -139,8 +140,7 @@ def test_sasl_settings_need_an_account_and_never_show_the_password() -> None:
 
 @pytest.fixture(scope="module")
 def sasl_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateKafka]:
-    if not can_run_private_broker():
-        pytest.skip("starts a broker of its own, which needs java and mvn")
+    require_private_broker("starts a broker of its own, which needs java and mvn")
     broker = PrivateKafka.create(tmp_path_factory.mktemp("sasl-kafka"), sasl=True)
     broker.start()
     try:

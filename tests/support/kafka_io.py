@@ -1,6 +1,7 @@
 """Reading and writing raw records on the real broker, as an outside client would."""
 
 import asyncio
+import random
 import uuid
 from datetime import UTC, datetime
 
@@ -114,3 +115,17 @@ async def read_all(
 
 def headers_of(record: ConsumerRecord[bytes, bytes]) -> dict[str, str]:
     return {name: value.decode() for name, value in record.headers}
+
+
+def with_redeliveries(
+    records: list[KafkaRecord], copies: int, rng: random.Random
+) -> list[KafkaRecord]:
+    """`records` with `copies` of them sent again, each copy somewhere after its original (same
+    key, so same partition): the redeliveries a relay makes when an acknowledgement is lost,
+    which only the consumers' idempotency record keeps from being handled twice."""
+    keyed = [(float(index), record) for index, record in enumerate(records)]
+    keyed.extend(
+        (rng.uniform(index + 0.5, len(records)), records[index])
+        for index in rng.sample(range(len(records)), copies)
+    )
+    return [record for _, record in sorted(keyed, key=lambda pair: pair[0])]

@@ -1,6 +1,7 @@
 """The services as separate processes (`python -m eci_<name>`), each with its own database,
 consumer group and port, so that tests never share state."""
 
+import itertools
 import os
 import signal
 import subprocess
@@ -27,6 +28,8 @@ class ServiceProcess:
     port: int
     module: str | None = None  # defaults to the service's own, eci_<name>
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    # Where each start's output begins in the log, to tell the instances apart.
+    log_starts: list[int] = field(default_factory=list, repr=False)
 
     @property
     def url(self) -> str:
@@ -36,9 +39,15 @@ class ServiceProcess:
     def database(self) -> str:
         return self.env[f"{self.name.upper()}_MONGODB_DATABASE"]
 
+    @property
+    def group(self) -> str:
+        """The service's consumer group."""
+        return self.env[f"{self.name.upper()}_CONSUMER_GROUP"]
+
     def start(self) -> None:
         assert self.process is None or self.process.poll() is not None, "already running"
         log = self.log_path.open("ab")
+        self.log_starts.append(log.tell())
         self.process = subprocess.Popen(
             [sys.executable, "-m", self.module or f"eci_{self.name}"],
             cwd=REPO,
@@ -82,6 +91,16 @@ class ServiceProcess:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+
+    def instance_logs(self) -> list[str]:
+        """The log of each start of this process, in order."""
+        if not self.log_path.exists():
+            return []
+        text = self.log_path.read_bytes()
+        bounds = [*self.log_starts, len(text)]
+        return [
+            text[begin:end].decode(errors="replace") for begin, end in itertools.pairwise(bounds)
+        ]
 
     def log_tail(self, lines: int = 40) -> str:
         if not self.log_path.exists():
