@@ -43,10 +43,11 @@ status: ## what runs
 	@infra/postgres.sh status || true
 	@infra/services.sh status || true
 
-lint: ## ruff (check and format), the committed event contracts match the code and stay compatible
+lint: ## ruff (check and format), the committed event contracts and docs/configuration.md match the code, contracts stay compatible
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen python -m eci_common.schemas --check
+	$(UV) run --frozen python -m eci_tools.configuration_doc --check
 	@$(MAKE) --no-print-directory compat
 
 compat: ## no breaking change to any event contract committed up to origin/main (else HEAD); REF=<ref> to choose
@@ -56,7 +57,7 @@ contracts: ## regenerate the committed JSON Schemas from the event models
 	$(UV) run --frozen python -m eci_common.schemas
 
 typecheck: ## mypy strict on libs/ and services/
-	$(UV) run --frozen mypy libs/common/src services/registry/src services/projects/src services/notifications/src
+	$(UV) run --frozen mypy libs/common/src services/registry/src services/projects/src services/notifications/src tools/src
 
 unit: bootstrap ## unit tests only (no broker, no database)
 	$(UV) run --frozen pytest tests/unit

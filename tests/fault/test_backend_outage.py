@@ -26,7 +26,7 @@ from support.endpoints import Endpoints, declared_topics
 from support.kafka_io import company_records, create_topic, produce_many
 from support.polling import eventually
 from support.private_database import PrivateFerretDBOnPostgres
-from support.private_kafka import can_run_private_broker
+from support.toolchain import require_private_broker
 
 pytestmark = [pytest.mark.fault, pytest.mark.timeout(180)]
 
@@ -38,8 +38,7 @@ PARTITIONS = 3
 
 @pytest.fixture
 def private_database() -> Iterator[PrivateFerretDBOnPostgres]:
-    if not can_run_private_broker():
-        pytest.skip("needs the infra scripts' toolchain")
+    require_private_broker("needs the infra scripts' toolchain")
     database = PrivateFerretDBOnPostgres.create()
     database.start()
     try:

@@ -99,6 +99,8 @@ def _default(info: FieldInfo) -> str:
         return "(built-in development value)"
     if isinstance(value, bool):
         return str(value).lower()
+    if value == "":
+        return "empty"
     return str(value)
 
 

@@ -15,7 +15,9 @@ DEFAULT_MAX_LIFETIME_S = 24 * 3600
 class _TokenClaims(BaseSettings):
     model_config = _CONFIG
 
+    # The `iss` every token of our issuer carries.
     jwt_issuer: str = Field("eci", validation_alias="AUTH_JWT_ISSUER")
+    # The `aud` every token carries.
     jwt_audience: str = Field("eci-api", validation_alias="AUTH_JWT_AUDIENCE")
     # A token whose `exp - iat` is longer is refused by the services and never minted.
     max_token_lifetime_s: int = Field(
@@ -33,15 +35,22 @@ class AuthSettings(_TokenClaims):
     environment: Literal["development", "production"] = Field(
         "production", validation_alias="ECI_ENV"
     )
+    # The issuer's public keys (a JWKS file), re-read when it changes.
     jwks_file: Path | None = Field(None, validation_alias="AUTH_JWKS_FILE")
+    # The issuer's public keys at a URL, fetched again on an unknown `kid` and after
+    # `AUTH_JWKS_CACHE_S`.
     jwks_url: str | None = Field(None, validation_alias="AUTH_JWKS_URL")
     # A fetched JWKS is kept this long, then fetched again (so a removed key stops working).
     jwks_cache_s: float = Field(300.0, gt=0, validation_alias="AUTH_JWKS_CACHE_S")
     # A token naming an unknown `kid` makes a fetch at most this often.
     jwks_min_refresh_s: float = Field(10.0, ge=0, validation_alias="AUTH_JWKS_MIN_REFRESH_S")
+    # An OpenID Connect provider also trusted (its `iss`; Keycloak in compose).
     oidc_issuer: str | None = Field(None, validation_alias="AUTH_OIDC_ISSUER")
+    # Where that provider publishes its keys.
     oidc_jwks_url: str | None = Field(None, validation_alias="AUTH_OIDC_JWKS_URL")
+    # The `aud` its access tokens carry (`AUTH_JWT_AUDIENCE` when unset).
     oidc_audience: str | None = Field(None, validation_alias="AUTH_OIDC_AUDIENCE")
+    # Revoked token ids, one a line (`<jti> [<exp>]`), re-read when it changes.
     revoked_jti_file: Path | None = Field(None, validation_alias="AUTH_REVOKED_JTI_FILE")
 
     @field_validator(

@@ -38,6 +38,7 @@ class GuardSettings(BaseSettings):
 
     model_config = SettingsConfigDict(populate_by_name=True, extra="ignore", frozen=True)
 
+    # Larger request bodies get 413.
     max_body_bytes: int = Field(1024 * 1024, gt=0, validation_alias="HTTP_MAX_BODY_BYTES")
     # Per verified subject (a token's `sub`), whatever the number of its tokens.
     write_rate_limit: str = Field("200/second", validation_alias="HTTP_WRITE_RATE_LIMIT")

@@ -27,17 +27,23 @@ class KafkaSettings(BaseSettings):
 
     model_config = SettingsConfigDict(**_COMMON, hide_input_in_errors=True)
 
+    # The Kafka bootstrap servers, comma-separated host:port.
     kafka_bootstrap_servers: str = Field(
         "127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS"
     )
+    # Timeout of one Kafka request; the outbox lease must outlast twice it by half again.
     kafka_request_timeout_ms: int = Field(30_000, validation_alias="KAFKA_REQUEST_TIMEOUT_MS")
+    # `PLAINTEXT` (no login), `SASL_PLAINTEXT` or `SASL_SSL` (SCRAM login).
     kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         "PLAINTEXT", validation_alias="KAFKA_SECURITY_PROTOCOL"
     )
+    # The SCRAM mechanism of the service's Kafka account.
     kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256"] = Field(
         "SCRAM-SHA-512", validation_alias="KAFKA_SASL_MECHANISM"
     )
+    # The service's Kafka account (docs/security.md); required with SASL.
     kafka_sasl_username: str | None = Field(None, validation_alias="KAFKA_SASL_USERNAME")
+    # Its password (never logged); required with SASL.
     kafka_sasl_password: SecretStr | None = Field(None, validation_alias="KAFKA_SASL_PASSWORD")
     # With SASL_SSL: the CA bundle that signed the broker's certificate (the system's otherwise).
     kafka_ssl_cafile: str | None = Field(None, validation_alias="KAFKA_SSL_CAFILE")
@@ -75,8 +81,11 @@ class MongoSettings(BaseSettings):
 
     model_config = _COMMON
 
+    # The MongoDB connection string (FerretDB locally).
     mongodb_uri: str = Field("mongodb://127.0.0.1:27017/", validation_alias="MONGODB_URI")
+    # Server-selection and connect timeout (the socket timeout is at least 10 s).
     mongodb_timeout_ms: int = Field(5_000, validation_alias="MONGODB_TIMEOUT_MS")
+    # The database the service owns.
     mongodb_database: str
 
 
@@ -85,7 +94,9 @@ class LogSettings(BaseSettings):
 
     model_config = _COMMON
 
+    # `DEBUG`, `INFO`, `WARNING` or `ERROR`.
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
+    # `json`, `console`, or `auto` (console on a terminal, JSON otherwise).
     log_format: Literal["auto", "json", "console"] = Field("auto", validation_alias="LOG_FORMAT")
 
 
@@ -94,9 +105,13 @@ class ConsumerSettings(BaseSettings):
 
     model_config = _COMMON
 
+    # The service's Kafka consumer group.
     consumer_group: str
+    # Deliveries of an event failing with a non-transient error before it is dead-lettered.
     consumer_max_attempts: int = Field(5, ge=1)
+    # First retry delay of a failing event, doubled on each retry.
     consumer_backoff_initial_s: float = Field(0.2, gt=0)
+    # Longest retry delay (transient errors are retried at this pace without limit).
     consumer_backoff_max_s: float = Field(10.0, gt=0)
     # Records above this size (body and headers) are dead-lettered unread: no contract of ours
     # comes near it, and parsing one costs memory and time.
@@ -143,6 +158,7 @@ class OutboxSettings(BaseSettings):
 
     model_config = _COMMON
 
+    # How often the relay looks for pending events (an idle relay backs off to 5 s).
     outbox_poll_interval_s: float = Field(0.5, gt=0)
     # 1.5 x the delivery bound of the default 30 s request timeout. A relay that dies leaves its
     # documents to another after this long; the one that lives renews its leases.
@@ -157,8 +173,11 @@ class HttpSettings(BaseSettings):
 
     model_config = _COMMON
 
+    # The address the REST API binds to (compose sets `0.0.0.0`).
     http_host: str = "127.0.0.1"
+    # The port of the REST API.
     http_port: int
+    # Time allowed for in-flight work after SIGTERM (the relay gets half).
     shutdown_timeout_s: float = Field(10.0, gt=0)
     # How often the service observes its database, broker, outbox backlog and consumer lag for
     # `/health/ready` and `/metrics`, which serve the last observation.

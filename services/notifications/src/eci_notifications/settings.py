@@ -22,11 +22,18 @@ class Settings(ServiceSettings):
 
     # E-mail: a plain SMTP relay by default (the one of the host, or a test server).
     smtp_host: str = "127.0.0.1"
+    # The SMTP server's port.
     smtp_port: int = 25
+    # The `From` of every e-mail.
     smtp_sender: str = "ECI France Horlogerie <notifications@eci.example>"
+    # STARTTLS, verifying the server's certificate and host name.
     smtp_starttls: bool = False
+    # SMTP login (with the password; only inside TLS: without STARTTLS the service refuses to
+    # start).
     smtp_username: str | None = None
+    # Its password (never logged).
     smtp_password: SecretStr | None = None
+    # Timeout of one SMTP conversation.
     smtp_timeout_s: float = Field(10.0, gt=0)
     # A private CA (PEM) the SMTP server's certificate must chain to, instead of the system's.
     smtp_ca_file: str | None = None
@@ -43,8 +50,11 @@ class Settings(ServiceSettings):
 
     # Delivery worker: reads pending e-mails and webhook calls from the database.
     delivery_poll_interval_s: float = Field(1.0, gt=0)
+    # Attempts of an e-mail or webhook call before it is `failed`.
     delivery_max_attempts: int = Field(6, ge=1)
+    # First retry delay of a delivery, doubled on each retry.
     delivery_backoff_initial_s: float = Field(30.0, gt=0)
+    # Longest retry delay of a delivery.
     delivery_backoff_max_s: float = Field(3600.0, gt=0)
     # How long a replica's claim on one attempt (or one digest) lasts: a replica killed while
     # holding it delays that delivery by this much, then another replica takes it over. A send
@@ -55,6 +65,7 @@ class Settings(ServiceSettings):
 
     # Webhooks: how long a receiver may take, and when an endpoint is switched off.
     webhook_timeout_s: float = Field(5.0, gt=0)
+    # Consecutive failures that disable a webhook endpoint.
     webhook_disable_after: int = Field(10, ge=1)
     # Comma-separated hosts a webhook may reach over http and at a private or loopback address
     # outside development (a local test receiver: `127.0.0.1`); empty in production.
@@ -68,6 +79,7 @@ class Settings(ServiceSettings):
 
     # Daily digest, sent once a day at this hour (UTC) for the notifications of the day before.
     digest_hour_utc: int = Field(7, ge=0, le=23)
+    # How often the digest loop looks whether a digest is due.
     digest_check_interval_s: float = Field(60.0, gt=0)
 
     # Matchmaking: how many of the best-ranked candidates hear of a call.
