@@ -39,10 +39,18 @@ async def start_system(
         name: make_service(name, endpoints, run_id, log_dir, **(overrides or {}).get(name, {}))
         for name in NAMES
     }
-    for service in services.values():
-        service.start()
-    for service in services.values():
-        await service.wait_ready()
+    try:
+        for service in services.values():
+            service.start()
+        for service in services.values():
+            await service.wait_ready()
+    except BaseException:
+        # No process outlives a start that failed (a service still waiting for its
+        # dependencies does not answer SIGTERM before its lifespan has started).
+        for service in services.values():
+            if service.process is not None:
+                service.kill()
+        raise
     return System(**services)
 
 
