@@ -1,8 +1,6 @@
 """What every REST API shares: correlation ids, domain errors as statuses, health endpoints,
 Prometheus metrics."""
 
-import json
-import math
 import re
 import uuid
 from typing import Annotated, Any, Protocol
@@ -24,6 +22,7 @@ from eci_common.errors import (
     StaleVersion,
     Unauthenticated,
 )
+from eci_common.json_response import SafeJSONResponse
 from eci_common.metrics import metrics_router
 
 CORRELATION_HEADER = "X-Correlation-ID"
@@ -92,29 +91,6 @@ def current_correlation_id() -> str | None:
     """The correlation id bound to the current request or event, if any."""
     value = structlog.contextvars.get_contextvars().get("correlation_id")
     return str(value) if value is not None else None
-
-
-class SafeJSONResponse(JSONResponse):
-    """JSON that renders whatever an error echoes of the caller's input. A JSON string may
-    escape a lone surrogate (`"\\ud800"`), which has no UTF-8 form: the plain `JSONResponse`
-    fails on it and the 422 becomes a 500. Such a character is sent as `?`. A non-finite number
-    (which the request guard already refuses) is sent as its name in a string."""
-
-    def render(self, content: Any) -> bytes:
-        text = json.dumps(
-            _finite(content), ensure_ascii=False, allow_nan=False, separators=(",", ":")
-        )
-        return text.encode("utf-8", errors="replace")
-
-
-def _finite(content: Any) -> Any:
-    if isinstance(content, float) and not math.isfinite(content):
-        return str(content)
-    if isinstance(content, dict):
-        return {key: _finite(value) for key, value in content.items()}
-    if isinstance(content, list | tuple):
-        return [_finite(item) for item in content]
-    return content
 
 
 async def _invalid_request(request: Request, exc: Exception) -> Response:

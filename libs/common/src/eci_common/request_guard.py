@@ -26,7 +26,7 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from eci_common.http import SafeJSONResponse
+from eci_common.json_response import SafeJSONResponse
 from eci_common.rate_limit import trusted_networks
 
 DISABLED: Final = "off"

@@ -25,6 +25,7 @@ from typing import Any, Literal, NamedTuple
 from pydantic import ValidationError
 
 from eci_common.auth import TokenIssuerSettings
+from eci_registry.demo_credentials import DemoCast, demo_credentials, describe, staff_token
 from eci_registry.domain import ValueChainRole as R
 
 DEFAULT_URL = "http://127.0.0.1:8001"
@@ -925,6 +926,21 @@ def seed(
     return report
 
 
+def demo_cast(report: SeedReport) -> DemoCast:
+    """The animator of the first cluster that has one, and the first company animating none."""
+    animating = next(company for company in DEMO_COMPANIES if company.animates)
+    assert animating.animates is not None  # noqa: S101 - chosen for it
+    plain = next(company for company in DEMO_COMPANIES if not company.animates)
+    return DemoCast(
+        animated_cluster_code=animating.animates,
+        animated_cluster_id=report.cluster_ids[animating.animates],
+        animator_company_name=animating.legal_name,
+        animator_company_id=report.company_ids[animating.legal_name],
+        contact_company_name=plain.legal_name,
+        contact_company_id=report.company_ids[plain.legal_name],
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m eci_registry.demo",
@@ -943,12 +959,6 @@ def main(argv: list[str] | None = None) -> None:
         sys.stdout.write(f"{line}\n")
         sys.stdout.flush()
 
-    from eci_registry.demo_credentials import (  # noqa: PLC0415 - it imports this module
-        demo_credentials,
-        describe,
-        staff_token,
-    )
-
     try:
         settings = TokenIssuerSettings()
     except ValidationError as exc:
@@ -961,7 +971,7 @@ def main(argv: list[str] | None = None) -> None:
     except SeedError as exc:
         sys.stderr.write(f"demo seed failed: {exc}\n")
         raise SystemExit(1) from exc
-    credentials = demo_credentials(settings, report)
+    credentials = demo_credentials(settings, demo_cast(report))
     say(describe(credentials, args.url))
     if args.credentials is not None:
         args.credentials.write_text(

@@ -4,7 +4,6 @@
 from dataclasses import dataclass
 
 from eci_common.auth import Role, TokenIssuerSettings, mint_token
-from eci_registry.demo import DEMO_COMPANIES, SeedReport
 
 # As long as the services allow (AUTH_MAX_TOKEN_LIFETIME_S, a day by default).
 DEMO_TTL_S = 24 * 3600
@@ -22,15 +21,23 @@ def staff_token(settings: TokenIssuerSettings, ttl_s: int = 3600) -> str:
     return mint_token(settings, subject="demo-staff", role=Role.STAFF, ttl_s=ttl_s)
 
 
-def demo_credentials(settings: TokenIssuerSettings, report: SeedReport) -> list[DemoCredential]:
-    """Staff; the animator of the first cluster that has one; a contact of the first company
-    that animates none; an integrator."""
-    animating = next(company for company in DEMO_COMPANIES if company.animates)
-    assert animating.animates is not None  # noqa: S101 - chosen for it
-    plain = next(company for company in DEMO_COMPANIES if not company.animates)
-    animator_company = report.company_ids[animating.legal_name]
-    animated_cluster = report.cluster_ids[animating.animates]
-    contact_company = report.company_ids[plain.legal_name]
+@dataclass(frozen=True)
+class DemoCast:
+    """Whom the animator's and the contact's tokens speak for, as the seed created them."""
+
+    animated_cluster_code: str
+    animated_cluster_id: str
+    animator_company_name: str
+    animator_company_id: str
+    contact_company_name: str
+    contact_company_id: str
+
+
+def demo_credentials(settings: TokenIssuerSettings, cast: DemoCast) -> list[DemoCredential]:
+    """Staff; the animator of a cluster; a contact of a company that animates none; an
+    integrator."""
+    animated_cluster, animator_company = cast.animated_cluster_id, cast.animator_company_id
+    contact_company = cast.contact_company_id
     ttl_s = min(DEMO_TTL_S, settings.max_token_lifetime_s)
     return [
         DemoCredential(
@@ -42,8 +49,8 @@ def demo_credentials(settings: TokenIssuerSettings, report: SeedReport) -> list[
         DemoCredential(
             "ECI_ANIMATOR_TOKEN",
             Role.ANIMATOR,
-            f"animator of cluster {animating.animates} ({animated_cluster}), "
-            f"for {animating.legal_name}",
+            f"animator of cluster {cast.animated_cluster_code} ({animated_cluster}), "
+            f"for {cast.animator_company_name}",
             mint_token(
                 settings,
                 subject="demo-animator",
@@ -56,7 +63,7 @@ def demo_credentials(settings: TokenIssuerSettings, report: SeedReport) -> list[
         DemoCredential(
             "ECI_CONTACT_TOKEN",
             Role.CONTACT,
-            f"contact of {plain.legal_name} ({contact_company})",
+            f"contact of {cast.contact_company_name} ({contact_company})",
             mint_token(
                 settings,
                 subject="demo-contact",
