@@ -8,13 +8,13 @@ nowhere, only its class goes to the log.
 """
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from eci_common.logging import get_logger
+from eci_common.periodic import PeriodicJob
 
 log = get_logger(__name__)
 
@@ -42,13 +42,14 @@ class HealthMonitor:
     backlog and consumer lag) periodically, and keeps their last results."""
 
     def __init__(self, *, interval_s: float, timeout_s: float = 2.0) -> None:
-        self._interval_s = interval_s
         self._timeout_s = timeout_s
         self._probes: dict[str, Probe] = {}
         self._measures: dict[str, Measure] = {}
         self._checks: dict[str, Check] = {}
         self._observed_at: float | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._job = PeriodicJob(
+            "health-monitor", self.observe, interval_s, first_after_interval=True
+        )
 
     def probe(self, name: str, probe: Probe) -> None:
         """A dependency: answering if `probe` returns without error and not False."""
@@ -94,17 +95,7 @@ class HealthMonitor:
         return Check(ok=True, status=OK)
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="health-monitor")
+        self._job.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval_s)
-            await self.observe()
+        await self._job.stop()

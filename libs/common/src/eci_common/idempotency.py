@@ -14,8 +14,6 @@ deletes them itself every `consumer_processed_prune_interval_s`. Without that bo
 collection grows forever, and every lookup on FerretDB scans it.
 """
 
-import asyncio
-import contextlib
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Literal, Protocol
@@ -24,7 +22,8 @@ from pymongo.errors import BulkWriteError, OperationFailure
 
 from eci_common.envelope import EventMetadata
 from eci_common.logging import get_logger
-from eci_common.mongo import Collection, is_database_unavailable
+from eci_common.mongo import Collection
+from eci_common.periodic import PeriodicJob
 
 COLLECTION = "processed_events"
 _DUPLICATE = 11000  # MongoDB's duplicate-key error code
@@ -117,8 +116,7 @@ class Retention:
     ) -> None:
         self._processed = processed
         self._retention = timedelta(seconds=retention_s)
-        self._interval_s = interval_s
-        self._task: asyncio.Task[None] | None = None
+        self._job = PeriodicJob("processed-events-retention", self.prune_once, interval_s)
 
     async def prune_once(self) -> int:
         pruned = await self._processed.prune(older_than=datetime.now(UTC) - self._retention)
@@ -127,24 +125,7 @@ class Retention:
         return pruned
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="processed-events-retention")
+        self._job.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.prune_once()
-            except Exception as exc:  # noqa: BLE001 - retried at the next round
-                log.warning(
-                    "processed_events_prune_failed",
-                    error_type=type(exc).__name__,
-                    transient=is_database_unavailable(exc),
-                )
-            await asyncio.sleep(self._interval_s)
+        await self._job.stop()

@@ -10,14 +10,13 @@ keeps only the latest marker per partition and consumers skip it (`is_segment_ro
 The resulting bound is written in docs/operations.md.
 """
 
-import asyncio
-import contextlib
 from typing import Final
 
 from aiokafka import AIOKafkaProducer
 
 from eci_common.kafka import client_security_kwargs
 from eci_common.logging import get_logger
+from eci_common.periodic import PeriodicJob
 from eci_common.settings import KafkaSettings
 
 ROLL_KEY: Final = "eci.segment-roll"
@@ -42,27 +41,16 @@ class SegmentRoller:
     def __init__(self, settings: KafkaSettings, topic: str, *, interval_s: float) -> None:
         self._settings = settings
         self._topic = topic
-        self._interval_s = interval_s
-        self._task: asyncio.Task[None] | None = None
+        self._job = PeriodicJob(
+            f"segment-roll-{topic}", self.roll_once, interval_s, first_after_interval=True
+        )
         self.rounds = 0
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"segment-roll-{self._topic}")
+        self._job.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval_s)
-            try:
-                await self.roll_once()
-            except Exception as exc:  # noqa: BLE001 - logged; the next tick tries again
-                log.warning("segment_roll_failed", topic=self._topic, error=type(exc).__name__)
+        await self._job.stop()
 
     async def roll_once(self) -> int:
         """One marker per partition; how many were written."""

@@ -13,10 +13,10 @@ from eci_common.auth import Authenticated, install_auth
 from eci_common.events.catalog import EVENT_MODELS
 from eci_common.http import health_router, install_common
 from eci_common.logging import configure_logging
+from eci_common.periodic import PeriodicJob
 from eci_common.rate_limit import WriteLimited
 from eci_common.runtime import ServiceRuntime
 from eci_notifications import api, api_contacts, api_webhooks
-from eci_notifications.background import Loop
 from eci_notifications.channels import HttpWebhookCaller, SmtpConfig, SmtpMailer
 from eci_notifications.claims import Claims
 from eci_notifications.contacts import MongoContactBook
@@ -96,8 +96,8 @@ def create_app(settings: Settings) -> FastAPI:
                 outlets=outlets, digests=digests, contacts=contacts, renderer=renderer, now=cut
             )
 
-        worker = Loop("delivery-worker", deliver, settings.delivery_poll_interval_s)
-        digester = Loop("daily-digest", digest, settings.digest_check_interval_s)
+        worker = PeriodicJob("delivery-worker", deliver, settings.delivery_poll_interval_s)
+        digester = PeriodicJob("daily-digest", digest, settings.digest_check_interval_s)
         notifier = Notifier(
             notifications=notifications,
             contacts=contacts,
