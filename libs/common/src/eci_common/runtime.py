@@ -5,11 +5,12 @@ outbox relay. Nothing here connects at import time; `start` waits for the databa
 with backoff, and `stop` leaves in-flight work either finished or uncommitted.
 """
 
-import asyncio
 import os
 import signal
 from collections.abc import Sequence
 from typing import Any
+
+import tenacity
 
 from eci_common.consumer import EventConsumer
 from eci_common.health import HealthMonitor
@@ -168,17 +169,23 @@ class ServiceRuntime:
         self.fence = fence
 
     async def _until_ready(self, name: str, attempt: Any) -> None:
-        delay = 0.5
-        while True:
-            try:
+        """`attempt()` until it succeeds, waiting 0.5 s, then twice as long each time up to
+        10 s; a refusal of the replica fence is final."""
+
+        def said(state: tenacity.RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome is not None else None
+            log.warning(
+                "dependency_unavailable",
+                dependency=name,
+                error_type=type(exc).__name__,
+                retry_in_s=round(state.upcoming_sleep, 2),
+            )
+
+        async for retrying in tenacity.AsyncRetrying(
+            retry=tenacity.retry_if_not_exception_type(ReplicaRefused),
+            wait=tenacity.wait_exponential(multiplier=0.5, max=10.0),
+            before_sleep=said,
+            reraise=True,
+        ):
+            with retrying:
                 await attempt()
-            except ReplicaRefused:
-                raise
-            except Exception as exc:  # noqa: BLE001 - waits for the dependency, says so
-                log.warning(
-                    "dependency_unavailable", dependency=name, error=repr(exc), retry_in_s=delay
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
-            else:
-                return
