@@ -7,21 +7,19 @@ import asyncio
 import contextlib
 import time
 from collections import Counter
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from aiokafka.errors import KafkaError
 
-from eci_common.envelope import new_event
-from eci_common.events.registry import CompanyRegisteredV1
 from eci_common.kafka import BrokerPublisher, create_broker
 from eci_common.locks import DocumentLocks
 from eci_common.mongo import MongoClient
-from eci_common.outbox import OUTBOX, OutboxRelay, outbox_entries
+from eci_common.outbox import OUTBOX, OutboxRelay
 from eci_common.outbox_quarantine import QUARANTINE
 from eci_common.settings import KafkaSettings, OutboxSettings
 from support.kafka_io import create_topic, headers_of, read_all
+from support.outbox_entries import company_entries
 from support.private_kafka import PrivateKafka
 
 pytestmark = [pytest.mark.fault, pytest.mark.timeout(420)]
@@ -30,24 +28,7 @@ REQUEST_TIMEOUT_MS = 2000
 
 
 def _entries(aggregate: str, topic: str, count: int) -> list[dict[str, Any]]:
-    entries = outbox_entries(
-        [
-            new_event(
-                CompanyRegisteredV1(
-                    company_id=aggregate,
-                    version=version,
-                    legal_name=f"Company {aggregate} v{version}",
-                    country="FR",
-                    registered_at=datetime.now(UTC),
-                ),
-                source="/eci/test",
-            )
-            for version in range(1, count + 1)
-        ]
-    )
-    for entry in entries:
-        entry["topic"] = topic
-    return entries
+    return company_entries(aggregate, range(1, count + 1), topic)
 
 
 async def test_a_broker_down_quarantines_nothing_and_everything_leaves_once_it_is_back(

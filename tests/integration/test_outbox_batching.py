@@ -5,22 +5,22 @@ events appended during a round are not pulled with it."""
 
 import asyncio
 from collections import Counter, defaultdict
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from eci_common import outbox_writes
-from eci_common.envelope import KafkaRecord, new_event
+from eci_common.envelope import KafkaRecord
 from eci_common.events.registry import CompanyRegisteredV1
 from eci_common.kafka import BrokerPublisher
 from eci_common.locks import DocumentLocks
 from eci_common.mongo import Collection, MongoClient
-from eci_common.outbox import LEASE_OWNER, OUTBOX, OutboxRelay, outbox_entries
+from eci_common.outbox import LEASE_OWNER, OUTBOX, OutboxRelay
 from eci_common.outbox_sending import Acknowledgement, RecordSender, sender_for
 from eci_common.settings import OutboxSettings
 from support.endpoints import Endpoints
 from support.kafka_io import broker_for, create_topic, headers_of, read_all
+from support.outbox_entries import company_entries
 from support.polling import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
@@ -39,23 +39,7 @@ EVENTS_EACH = 3
 
 
 def _entries(aggregate: str, first: int, count: int, topic: str) -> list[dict[str, Any]]:
-    events = [
-        new_event(
-            CompanyRegisteredV1(
-                company_id=aggregate,
-                version=version,
-                legal_name=f"Company {aggregate} v{version}",
-                country="FR",
-                registered_at=datetime.now(UTC),
-            ),
-            source="/eci/test",
-        )
-        for version in range(first, first + count)
-    ]
-    entries = outbox_entries(events)
-    for entry in entries:
-        entry["topic"] = topic
-    return entries
+    return company_entries(aggregate, range(first, first + count), topic)
 
 
 async def _fill(collection: Collection, topic: str, aggregates: int = AGGREGATES) -> list[str]:

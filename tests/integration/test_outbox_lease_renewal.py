@@ -5,20 +5,19 @@ along must not publish its documents. Publications are counted per event id on t
 import asyncio
 import time
 from collections import Counter
-from datetime import UTC, datetime
 
 import pytest
 
-from eci_common.envelope import KafkaRecord, new_event
-from eci_common.events.registry import CompanyRegisteredV1
+from eci_common.envelope import KafkaRecord
 from eci_common.kafka import BrokerPublisher
 from eci_common.locks import DocumentLocks
 from eci_common.mongo import MongoClient
-from eci_common.outbox import OUTBOX, OutboxRelay, outbox_entries
+from eci_common.outbox import OUTBOX, OutboxRelay
 from eci_common.outbox_sending import Acknowledgement, RecordSender, sender_for
 from eci_common.settings import OutboxSettings
 from support.endpoints import Endpoints
 from support.kafka_io import broker_for, create_topic, headers_of, read_all
+from support.outbox_entries import company_entries
 from support.polling import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
@@ -73,23 +72,7 @@ async def test_a_relay_stalled_past_its_lease_keeps_its_documents(
     documents = []
     for index in range(AGGREGATES):
         name = f"agg-{index:02d}"
-        entries = outbox_entries(
-            [
-                new_event(
-                    CompanyRegisteredV1(
-                        company_id=name,
-                        version=version,
-                        legal_name=f"Company {name} v{version}",
-                        country="FR",
-                        registered_at=datetime.now(UTC),
-                    ),
-                    source="/eci/test",
-                )
-                for version in (1, 2)
-            ]
-        )
-        for entry in entries:
-            entry["topic"] = topic
+        entries = company_entries(name, (1, 2), topic)
         documents.append({"_id": name, OUTBOX: entries})
     await collection.insert_many(documents)
 

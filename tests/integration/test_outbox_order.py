@@ -6,21 +6,21 @@ increasing and none is missing, so no consumer's version guard drops an earlier 
 
 import asyncio
 from collections import defaultdict
-from datetime import UTC, datetime
 
 import pytest
 from aiokafka.errors import NotLeaderForPartitionError
 
-from eci_common.envelope import KafkaRecord, new_event
+from eci_common.envelope import KafkaRecord
 from eci_common.events.registry import CompanyRegisteredV1
 from eci_common.kafka import BrokerPublisher
 from eci_common.locks import DocumentLocks
 from eci_common.mongo import MongoClient
-from eci_common.outbox import OUTBOX, OutboxRelay, outbox_entries
+from eci_common.outbox import OUTBOX, OutboxRelay
 from eci_common.outbox_sending import Acknowledgement, RecordSender, sender_for
 from eci_common.settings import OutboxSettings
 from support.endpoints import Endpoints
 from support.kafka_io import broker_for, create_topic, headers_of, read_all
+from support.outbox_entries import company_entries
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -57,22 +57,7 @@ async def test_a_failed_batch_then_a_success_keeps_every_keys_versions_in_order(
     documents = []
     for index in range(AGGREGATES):
         name = f"agg-{index:02d}"
-        events = [
-            new_event(
-                CompanyRegisteredV1(
-                    company_id=name,
-                    version=version,
-                    legal_name=f"Company {name} v{version}",
-                    country="FR",
-                    registered_at=datetime.now(UTC),
-                ),
-                source="/eci/test",
-            )
-            for version in range(1, VERSIONS + 1)
-        ]
-        entries = outbox_entries(events)
-        for entry in entries:
-            entry["topic"] = topic
+        entries = company_entries(name, range(1, VERSIONS + 1), topic)
         if index % 3 == 0:
             doomed.add(entries[1]["id"])
         documents.append({"_id": name, OUTBOX: entries})

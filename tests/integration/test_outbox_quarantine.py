@@ -7,7 +7,6 @@ aggregate behind a quarantined one are held back until it is resent, then follow
 import asyncio
 import uuid
 from collections import Counter
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -15,41 +14,25 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from typer.testing import CliRunner
 
 from eci_common.admin import app as admin_app
-from eci_common.envelope import KafkaRecord, new_event
-from eci_common.events.registry import CompanyRegisteredV1
+from eci_common.envelope import KafkaRecord
 from eci_common.kafka import BrokerPublisher, create_broker
 from eci_common.locks import DocumentLocks
 from eci_common.metrics import Metrics
 from eci_common.mongo import Collection, MongoClient
-from eci_common.outbox import OUTBOX, OutboxRelay, outbox_entries
+from eci_common.outbox import OUTBOX, OutboxRelay
 from eci_common.outbox_quarantine import QUARANTINE, request_resend
 from eci_common.outbox_sending import Acknowledgement, RecordRefused
 from eci_common.settings import KafkaSettings, OutboxSettings
 from support.endpoints import Endpoints
 from support.kafka_io import create_topic, headers_of, read_all
+from support.outbox_entries import company_entries
 from support.polling import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
 
 def _entries(aggregate: str, versions: range, topic: str) -> list[dict[str, Any]]:
-    events = [
-        new_event(
-            CompanyRegisteredV1(
-                company_id=aggregate,
-                version=version,
-                legal_name=f"Company {aggregate} v{version}",
-                country="FR",
-                registered_at=datetime.now(UTC),
-            ),
-            source="/eci/test",
-        )
-        for version in versions
-    ]
-    entries = outbox_entries(events)
-    for entry in entries:
-        entry["topic"] = topic
-    return entries
+    return company_entries(aggregate, versions, topic)
 
 
 async def _fill(collection: Collection, prefix: str, topic: str) -> list[str]:

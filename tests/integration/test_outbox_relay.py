@@ -1,41 +1,23 @@
 """The outbox relay on the real broker and database: in order, once, and surviving an outage of
 the relay itself (a second relay waits for the first one's lease)."""
 
-from datetime import UTC, datetime
-
 import pytest
 
-from eci_common.envelope import new_event
 from eci_common.events.registry import CompanyRegisteredV1
 from eci_common.kafka import BrokerPublisher
 from eci_common.locks import DocumentLocks
 from eci_common.mongo import MongoClient
-from eci_common.outbox import OUTBOX, OutboxRelay, outbox_entries
+from eci_common.outbox import OUTBOX, OutboxRelay
 from eci_common.settings import OutboxSettings
 from support.endpoints import Endpoints
 from support.kafka_io import broker_for, create_topic, headers_of, read_all
+from support.outbox_entries import company_entries
 
 pytestmark = pytest.mark.integration
 
 
 def _events(company_id: str, count: int, topic: str) -> list[dict[str, object]]:
-    events = [
-        new_event(
-            CompanyRegisteredV1(
-                company_id=company_id,
-                version=version,
-                legal_name=f"Company {company_id} v{version}",
-                country="FR",
-                registered_at=datetime.now(UTC),
-            ),
-            source="/eci/test",
-        )
-        for version in range(1, count + 1)
-    ]
-    entries = outbox_entries(events)
-    for entry in entries:
-        entry["topic"] = topic
-    return entries
+    return company_entries(company_id, range(1, count + 1), topic)
 
 
 async def test_relay_publishes_each_aggregates_events_in_order_then_empties_its_outbox(
